@@ -1,0 +1,54 @@
+/**
+ * The Cache-Status response header (RFC 9211), so cache behaviour is visible with no library
+ * call: `fetchcache; hit; ttl=120; key="…"`, `fetchcache; fwd=uri-miss; stored`,
+ * `fetchcache; fwd=stale; fwd-status=304`.
+ */
+export const CACHE_NAME = 'fetchcache'
+
+export type Forward = 'bypass' | 'method' | 'uri-miss' | 'vary-miss' | 'miss' | 'request' | 'stale'
+
+export interface StatusParts {
+  hit?: boolean
+  fwd?: Forward
+  fwdStatus?: number
+  stored?: boolean
+  ttl?: number
+  key?: string
+  detail?: string
+}
+
+export function formatCacheStatus(p: StatusParts): string {
+  let out = CACHE_NAME
+  // RFC 9211 §2.1 hit, §2.2 fwd, §2.3 fwd-status, §2.4 ttl (may be negative), §2.5 stored, §2.7 key, §2.8 detail.
+  if (p.hit) out += '; hit'
+  if (p.fwd !== undefined) out += `; fwd=${p.fwd}`
+  if (p.fwdStatus !== undefined) out += `; fwd-status=${p.fwdStatus}`
+  if (p.ttl !== undefined && Number.isFinite(p.ttl)) out += `; ttl=${Math.round(p.ttl)}`
+  if (p.stored) out += '; stored'
+  if (p.key !== undefined) out += `; key="${p.key}"`
+  if (p.detail !== undefined) out += `; detail="${p.detail.replace(/["\\]/g, '')}"`
+  return out
+}
+
+/** Parse our own member of a Cache-Status field (the last `fetchcache` entry wins). */
+export function parseCacheStatus(value: string | null | undefined): StatusParts | undefined {
+  if (!value) return undefined
+  const members = value.split(/,(?=\s*[A-Za-z*])/)
+  const mine = members.map((m) => m.trim()).filter((m) => m === CACHE_NAME || m.startsWith(`${CACHE_NAME};`)).pop()
+  if (mine === undefined) return undefined
+  const out: StatusParts = {}
+  for (const param of mine.split(';').slice(1)) {
+    const eq = param.indexOf('=')
+    const name = (eq === -1 ? param : param.slice(0, eq)).trim()
+    const raw = eq === -1 ? '' : param.slice(eq + 1).trim()
+    const val = raw.replace(/^"(.*)"$/, '$1')
+    if (name === 'hit') out.hit = true
+    else if (name === 'stored') out.stored = true
+    else if (name === 'fwd') out.fwd = val as StatusParts['fwd'] & string
+    else if (name === 'fwd-status') out.fwdStatus = Number(val)
+    else if (name === 'ttl') out.ttl = Number(val)
+    else if (name === 'key') out.key = val
+    else if (name === 'detail') out.detail = val
+  }
+  return out
+}

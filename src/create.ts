@@ -1,0 +1,14 @@
+import { MemoryBackend } from './backends/memory.js'
+import { SQLiteBackend } from './backends/sqlite.js'
+import { Engine } from './engine.js'
+import { resolveSettings } from './options.js'
+import type { CacheOptions } from './types.js'
+
+/** Validate options and open the backend they name: the one place an engine is made. */
+export function createEngine(options: CacheOptions = {}): Engine {
+  const settings = resolveSettings(options)
+  const b = settings.backend
+  if (b === 'sqlite') return new Engine(settings, new SQLiteBackend({ path: `${settings.name}.sqlite` }), true)
+  if (b === 'memory') return new Engine(settings, new MemoryBackend(), true)
+  return new Engine(settings, b, false)
+}

@@ -1,0 +1,106 @@
+/**
+ * decideRead: what to do with a request, given what the cache holds. Pure: a function of
+ * (request directives, stored entry, settings, per-request options, now). Every front end only
+ * switches on the returned action; every rule cites RFC 9111.
+ */
+import { type Directives, seconds } from './cache-control.js'
+import { hasValidator } from './policy.js'
+import type { EntryMeta } from './types.js'
+
+/** The per-request modes, from options and from the Fetch standard's `cache` modes. */
+export interface ReadModes {
+  /** Skip the cache for reading; store the response (`forceRefresh`, fetch `reload`). */
+  forceRefresh?: boolean
+  /** Revalidate even if fresh (`refresh`, fetch `no-cache`). */
+  refresh?: boolean
+  /** Use any stored response, stale or not; fetch on a miss (fetch `force-cache`). */
+  staleOk?: boolean
+  /** Use any stored response; 504 on a miss (`onlyIfCached`, fetch `only-if-cached`). */
+  onlyIfCached?: boolean
+}
+
+export interface ReadInput {
+  entry: EntryMeta | undefined
+  /** The request's Cache-Control directives. */
+  cc: Directives
+  /** `Pragma: no-cache` without Cache-Control (RFC 9111 §5.4). */
+  pragmaNoCache: boolean
+  modes: ReadModes
+  now: number
+}
+
+export type ReadAction =
+  | { action: 'serve'; reason: string; stale: boolean; ttl: number }
+  | { action: 'serve-and-refresh'; reason: string; ttl: number }
+  | { action: 'revalidate'; reason: string; ttl: number }
+  | { action: 'fetch'; reason: string; fwd: 'uri-miss' | 'request' | 'stale' }
+  | { action: 'gateway-timeout'; reason: string }
+
+/** Current age (RFC 9111 §4.2.3): the age it arrived with plus the time it has been stored. */
+export function currentAge(entry: EntryMeta, now: number): number {
+  return entry.initialAge + Math.max(0, now - entry.createdAt) / 1000
+}
+
+/** Seconds of freshness left (negative once stale; Infinity for NEVER_EXPIRE). */
+export function remainingTtl(entry: EntryMeta, now: number): number {
+  return entry.expiresAt === null ? Infinity : (entry.expiresAt - now) / 1000
+}
+
+export function decideRead({ entry, cc, pragmaNoCache, modes, now }: ReadInput): ReadAction {
+  const onlyIfCachedDirective = cc.has('only-if-cached')
+  if (entry === undefined) {
+    // RFC 9111 §5.2.1.7: only-if-cached and nothing stored → 504 (Gateway Timeout).
+    if (modes.onlyIfCached || onlyIfCachedDirective) return { action: 'gateway-timeout', reason: 'only-if-cached: not stored' }
+    return { action: 'fetch', reason: 'not stored', fwd: 'uri-miss' }
+  }
+  const ttl = remainingTtl(entry, now)
+  if (modes.onlyIfCached) return { action: 'serve', reason: 'only-if-cached', stale: ttl <= 0, ttl }
+  if (modes.forceRefresh) return { action: 'fetch', reason: 'forceRefresh', fwd: 'request' }
+  const validator = hasValidator(entry.headers)
+  // RFC 9111 §5.2.1.4 request no-cache and §5.4 Pragma: no-cache: validate before use.
+  if (modes.refresh || cc.has('no-cache') || pragmaNoCache) {
+    return validator
+      ? { action: 'revalidate', reason: 'request asks to revalidate', ttl }
+      : { action: 'fetch', reason: 'request asks to revalidate; no validator', fwd: 'request' }
+  }
+  let fresh = ttl > 0
+  let why = 'fresh'
+  const maxAge = seconds(cc, 'max-age')
+  // §5.2.1.1 max-age: the client will not accept a response older than this.
+  if (fresh && maxAge !== undefined && currentAge(entry, now) > maxAge) {
+    fresh = false
+    why = `older than request max-age ${maxAge}`
+  }
+  const minFresh = seconds(cc, 'min-fresh')
+  // §5.2.1.3 min-fresh: the response must stay fresh for at least this long.
+  if (fresh && minFresh !== undefined && ttl < minFresh) {
+    fresh = false
+    why = `fresh for less than request min-fresh ${minFresh}`
+  }
+  if (fresh) return { action: 'serve', reason: 'fresh', stale: false, ttl }
+  if (ttl > 0) why = why === 'fresh' ? 'stale' : why
+  else why = 'expired'
+  // Fetch "force-cache": any stored response, stale or not.
+  if (modes.staleOk) return { action: 'serve', reason: `${why}; force-cache`, stale: true, ttl }
+  // §5.2.1.2 max-stale, unless the response forbids serving stale (§5.2.2.2 must-revalidate).
+  const maxStale = cc.get('max-stale')
+  if (maxStale !== undefined && !entry.mustRevalidate) {
+    const limit = maxStale === true ? Infinity : (seconds(cc, 'max-stale') ?? 0)
+    if (-ttl <= limit) return { action: 'serve', reason: `${why}; within request max-stale`, stale: true, ttl }
+  }
+  // §5.2.1.7 only-if-cached: a stored response that satisfies the request, else 504.
+  if (onlyIfCachedDirective) return { action: 'gateway-timeout', reason: `only-if-cached: ${why}` }
+  // RFC 5861 §3 stale-while-revalidate: serve stale now, refresh in the background.
+  if (!entry.mustRevalidate && now < entry.staleWhileRevalidateUntil && ttl <= 0) {
+    return { action: 'serve-and-refresh', reason: `${why}; within stale-while-revalidate`, ttl }
+  }
+  // §4.3: a stale response with a validator is revalidated; without one it is fetched anew.
+  if (validator) return { action: 'revalidate', reason: why, ttl }
+  return { action: 'fetch', reason: `${why}; no validator`, fwd: 'stale' }
+}
+
+/** RFC 5861 §4 stale-if-error: may this stale entry stand in for an error response? */
+export function staleIfErrorAllows(entry: EntryMeta, now: number): boolean {
+  if (entry.mustRevalidate) return false
+  return entry.staleIfErrorUntil === null || now < entry.staleIfErrorUntil
+}

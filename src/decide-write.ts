@@ -1,0 +1,138 @@
+/**
+ * decideWrite: may this response be stored, and until when is it fresh? A pure function of
+ * (request, response, settings, now). Timestamps are computed once here, at write time, so the
+ * read side and the backends never parse Cache-Control.
+ */
+import { headerValue, parseCacheControl, seconds } from './cache-control.js'
+import { DO_NOT_CACHE, type Expiry, expiresAtFor } from './expiry.js'
+import { matchesPattern } from './glob.js'
+import type { RequestOptions, Settings } from './options.js'
+import { freshness, hasValidator } from './policy.js'
+import type { HeaderMap } from './types.js'
+
+export interface WriteInput {
+  method: string
+  /** Normalised URL (for urlsExpireAfter and the filter). */
+  url: string
+  requestHeaders: Record<string, string>
+  status: number
+  headers: HeaderMap
+  settings: Settings
+  options: RequestOptions
+  now: number
+}
+
+export type WriteDecision =
+  | {
+      action: 'store'
+      reason: string
+      expiresAt: number | null
+      initialAge: number
+      staleIfErrorUntil: number | null
+      staleWhileRevalidateUntil: number
+      mustRevalidate: boolean
+      vary: string[]
+    }
+  | { action: 'skip'; reason: string }
+
+/** Statuses a cache may store when the response says how long (RFC 9111 §4.2.2, "heuristically cacheable"). */
+const CACHEABLE_WITH_HEADERS = new Set([203, 204, 300, 301, 308, 404, 405, 410, 414, 501])
+
+/** The configured expiry for a URL: per-request, then urlsExpireAfter (first match), then expireAfter. */
+export function configuredExpiry(url: string, settings: Settings, options: RequestOptions): Expiry | undefined {
+  if (options.expireAfter !== undefined) return options.expireAfter
+  for (const [pattern, expiry] of settings.urlsExpireAfter) if (matchesPattern(url, pattern)) return expiry
+  return settings.expireAfter
+}
+
+export function varyNames(headers: HeaderMap): string[] {
+  const v = headerValue(headers, 'vary')
+  if (v === undefined) return []
+  return v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '').sort()
+}
+
+function window(directive: number | undefined, option: number, expiresAt: number | null): number | null {
+  if (expiresAt === null) return null
+  const s = Math.max(directive ?? 0, option)
+  return s === Infinity ? null : s === 0 ? 0 : expiresAt + s * 1000
+}
+
+export function decideWrite(input: WriteInput): WriteDecision {
+  const { settings, headers, status, now } = input
+  const skip = (reason: string): WriteDecision => ({ action: 'skip', reason })
+  if (settings.readOnly) return skip('read-only cache')
+  if (!settings.allowableMethods.has(input.method)) return skip(`method ${input.method} not in allowableMethods`)
+  const reqcc = parseCacheControl(input.requestHeaders['cache-control'])
+  // RFC 9111 §5.2.1.5: no-store in the request forbids storing the response.
+  if (reqcc.has('no-store')) return skip('request no-store')
+  const configured = configuredExpiry(input.url, settings, input.options)
+  if (configured === DO_NOT_CACHE) return skip('DO_NOT_CACHE')
+  const rescc = settings.cacheControl ? parseCacheControl(headers['cache-control']) : new Map<string, string | true>()
+  const explicitHeaders = rescc.has('max-age') || (settings.cacheControl && headers.expires !== undefined)
+  if (!settings.allowableCodes.has(status) && !(settings.cacheControl && CACHEABLE_WITH_HEADERS.has(status) && explicitHeaders)) {
+    return skip(`status ${status} not in allowableCodes`)
+  }
+  const vary = varyNames(headers)
+  // RFC 9111 §4.1: "A stored response with a Vary header field value containing '*' always fails to match."
+  if (vary.includes('*')) return skip('Vary: *')
+  if (settings.cacheControl) {
+    // RFC 9111 §5.2.2.5: no-store in the response.
+    if (rescc.has('no-store')) return skip('response no-store')
+    // §5.2.2.7 "private" binds shared caches only; this is a private cache, so it may store.
+  }
+  if (settings.filter && !settings.filter({ url: input.url, status, headers })) return skip('filter returned false')
+  const length = Number(headerValue(headers, 'content-length'))
+  if (length > settings.maxEntrySize) return skip(`Content-Length ${length} over maxEntrySize`)
+
+  let expiresAt: number | null
+  let initialAge = 0
+  let mustRevalidate = false
+  let reason: string
+  if (settings.cacheControl) {
+    const f = freshness(input.method, input.url, input.requestHeaders, status, headers, now)
+    initialAge = f.initialAge
+    // §5.2.2.4 no-cache (and §5.4 Pragma: no-cache without Cache-Control): store, revalidate before each use.
+    const noCache = rescc.has('no-cache') || (headers['cache-control'] === undefined && /no-cache/i.test(headerValue(headers, 'pragma') ?? ''))
+    // §5.2.2.2 must-revalidate: never served stale once expired.
+    mustRevalidate = noCache || rescc.has('must-revalidate')
+    const requestMaxAge = seconds(reqcc, 'max-age')
+    if (noCache) {
+      expiresAt = now
+      reason = 'response no-cache: stored, revalidated on use'
+    } else if (f.explicit) {
+      // §4.2.1: max-age, else Expires − Date; minus the age it arrived with (§4.2.3).
+      expiresAt = now + Math.max(0, f.lifetime - initialAge) * 1000
+      reason = `response freshness ${Math.round(f.lifetime)}s`
+    } else if (requestMaxAge !== undefined) {
+      // requests-cache precedence: a request max-age sets the expiry of what it stores.
+      expiresAt = now + requestMaxAge * 1000
+      reason = `request max-age ${requestMaxAge}s`
+    } else if (configured !== undefined) {
+      expiresAt = expiresAtFor(configured, now)
+      reason = 'expireAfter'
+    } else {
+      // §4.2.2 heuristic freshness (10% of the time since Last-Modified), as http-cache-semantics computes it.
+      expiresAt = now + Math.max(0, f.lifetime - initialAge) * 1000
+      reason = `heuristic freshness ${Math.round(f.lifetime)}s`
+      if (f.lifetime <= 0 && !hasValidator(headers) && settings.staleIfError === 0) {
+        return skip('no freshness lifetime and no validator')
+      }
+    }
+  } else {
+    expiresAt = configured === undefined ? null : expiresAtFor(configured, now)
+    reason = configured === undefined ? 'cacheControl off: never expires' : 'cacheControl off: expireAfter'
+  }
+  const sie = settings.cacheControl ? seconds(rescc, 'stale-if-error') : undefined
+  const swr = settings.cacheControl ? seconds(rescc, 'stale-while-revalidate') : undefined
+  return {
+    action: 'store',
+    reason,
+    expiresAt,
+    initialAge,
+    // RFC 5861 §4 stale-if-error and §3 stale-while-revalidate; must-revalidate overrides both (RFC 9111 §4.2.4).
+    staleIfErrorUntil: mustRevalidate ? 0 : window(sie, settings.staleIfError, expiresAt),
+    staleWhileRevalidateUntil: mustRevalidate ? 0 : (window(swr, settings.staleWhileRevalidate, expiresAt) ?? Number.MAX_SAFE_INTEGER),
+    mustRevalidate,
+    vary,
+  }
+}

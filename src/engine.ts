@@ -1,0 +1,304 @@
+/**
+ * The engine: one per cache, shared by every front end. It turns a request into a key, reads
+ * the backend, asks decideRead what to do, and stores what decideWrite allows. It never throws
+ * a backend fault at a caller: faults are misses reported to `onError`.
+ */
+import { headerValue, parseCacheControl } from './cache-control.js'
+import { type ReadAction, type ReadModes, currentAge, decideRead } from './decide-read.js'
+import { configuredExpiry, decideWrite, type WriteDecision } from './decide-write.js'
+import { debug } from './debug.js'
+import { BackendError, CorruptEntryError } from './errors.js'
+import { DO_NOT_CACHE } from './expiry.js'
+import { requestKey, variantKey } from './key.js'
+import { redactHeaders } from './normalize.js'
+import type { RequestOptions, Settings } from './options.js'
+import { mergeHeaders, validatorHeaders } from './policy.js'
+import type { Scope } from './scope.js'
+import { EngineStats } from './stats.js'
+import type { Backend, CacheRecord, EntryMeta, HeaderMap, RequestInfoForKey } from './types.js'
+
+/** Request headers that make a request conditional or partial: such requests pass the cache by. */
+const CONDITIONAL = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']
+
+export interface Prepared {
+  method: string
+  /** The URL as requested (absolute). */
+  href: string
+  /** Normalised URL without ignored parameters. */
+  url: string
+  key: string
+  headers: Record<string, string>
+  options: RequestOptions
+  modes: ReadModes
+}
+
+export type Bypass = { bypass: true; reason: string; fwd: 'bypass' | 'method' }
+
+export interface Lookup {
+  action: ReadAction
+  record: CacheRecord | undefined
+  /** Key under which the matching response is stored (the variant key under Vary). */
+  storedKey: string | undefined
+}
+
+export class Engine {
+  readonly stats = new EngineStats()
+  private readonly pending = new Set<Promise<unknown>>()
+  private readonly refreshing = new Set<string>()
+  private closed = false
+  private readonly closers: Array<() => unknown> = []
+
+  constructor(
+    readonly settings: Settings,
+    readonly backend: Backend,
+    private readonly ownsBackend: boolean,
+  ) {}
+
+  now(): number {
+    return Date.now()
+  }
+
+  report(error: unknown): void {
+    this.stats.errors++
+    debug('error: %s', error instanceof Error ? error.message : String(error))
+    try {
+      this.settings.onError(error)
+    } catch {
+      // A throwing onError must not turn a cache fault into a failed request.
+    }
+  }
+
+  /** Key the request and decide whether the cache takes part at all. */
+  prepare(request: RequestInfoForKey, scope: Scope | undefined): Prepared | Bypass {
+    const { settings } = this
+    const method = request.method
+    if (!settings.allowableMethods.has(method)) return { bypass: true, reason: `method ${method} not cacheable`, fwd: 'method' }
+    const modes: ReadModes = { ...scope?.modes }
+    const options = scope?.options ?? {}
+    if (settings.onlyIfCached || options.onlyIfCached) modes.onlyIfCached = true
+    if (options.refresh) modes.refresh = true
+    if (options.forceRefresh) modes.forceRefresh = true
+    for (const name of CONDITIONAL) {
+      if (request.headers[name] !== undefined) return { bypass: true, reason: `request carries ${name}`, fwd: 'bypass' }
+    }
+    let parts
+    try {
+      parts = requestKey(request, settings)
+    } catch (error) {
+      this.report(error)
+      return { bypass: true, reason: 'key function failed', fwd: 'bypass' }
+    }
+    if (configuredExpiry(parts.url, settings, options) === DO_NOT_CACHE) return { bypass: true, reason: 'DO_NOT_CACHE', fwd: 'bypass' }
+    return { method, href: request.url, url: parts.url, key: parts.key, headers: request.headers, options, modes }
+  }
+
+  private async read(key: string): Promise<CacheRecord | undefined> {
+    try {
+      return await this.backend.get(key)
+    } catch (error) {
+      if (error instanceof CorruptEntryError) {
+        debug('corrupt entry %s removed: %s', key, error.message)
+        this.track(this.backend.delete([key]).catch((e: unknown) => this.report(new BackendError('delete failed', e))))
+      }
+      this.report(error instanceof CorruptEntryError ? error : new BackendError(`read of ${key} failed`, error))
+      return undefined
+    }
+  }
+
+  /** Find the stored response for a prepared request (through the Vary marker) and decide. */
+  async lookup(p: Prepared): Promise<Lookup> {
+    let record = await this.read(p.key)
+    let storedKey: string | undefined = p.key
+    let varyMiss = false
+    if (record?.meta.kind === 'vary') {
+      storedKey = variantKey(p.key, record.meta.vary, p.headers)
+      record = await this.read(storedKey)
+      varyMiss = record === undefined
+    }
+    // The stored entry keeps method and URL; a hash collision must never serve the wrong response.
+    if (record && (record.meta.method !== p.method || (!this.settings.keyFn && record.meta.url !== p.url) || record.meta.kind !== 'response')) {
+      debug('%s %s: stored entry is for %s %s; ignored', p.method, p.url, record.meta.method, record.meta.url)
+      record = undefined
+    }
+    if (record && record.meta.vary.some((name) => record!.meta.requestHeaders[name] !== p.headers[name])) record = undefined
+    if (!record) storedKey = undefined
+    const cc = parseCacheControl(p.headers['cache-control'])
+    const pragmaNoCache = p.headers['cache-control'] === undefined && /no-cache/i.test(p.headers.pragma ?? '')
+    let action = decideRead({ entry: record?.meta, cc, pragmaNoCache, modes: p.modes, now: this.now() })
+    if (varyMiss && action.action === 'fetch') action = { ...action, fwd: 'uri-miss', reason: 'no stored variant matches Vary' }
+    debug('%s %s: %s (%s)', p.method, p.url, action.action, action.reason)
+    return { action, record, storedKey }
+  }
+
+  /** Headers for a response built from a stored entry: Age (RFC 9111 §5.1) and Cache-Status. */
+  hitHeaders(meta: EntryMeta, cacheStatus: string): HeaderMap {
+    const headers: HeaderMap = { ...meta.headers }
+    headers.age = String(Math.floor(currentAge(meta, this.now())))
+    headers['cache-status'] = appendCacheStatus(meta.headers['cache-status'], cacheStatus)
+    return headers
+  }
+
+  decideWrite(p: Prepared, status: number, headers: HeaderMap): WriteDecision {
+    const d = decideWrite({
+      method: p.method,
+      url: p.url,
+      requestHeaders: p.headers,
+      status,
+      headers,
+      settings: this.settings,
+      options: p.options,
+      now: this.now(),
+    })
+    debug('%s %s: response %d %s (%s)', p.method, p.url, status, d.action, d.reason)
+    return d
+  }
+
+  /** Store a complete response. Resolves once written; failures are reported, never thrown. */
+  store(p: Prepared, status: number, statusText: string, headers: HeaderMap, body: Uint8Array, d: WriteDecision & { action: 'store' }): Promise<void> {
+    const now = this.now()
+    const requestHeaders = redactHeaders(p.headers, this.settings.ignoredHeaders)
+    const base = { v: 1 as const, method: p.method, url: p.url, status, statusText, requestHeaders, createdAt: now }
+    const meta: EntryMeta = {
+      ...base,
+      kind: 'response',
+      key: d.vary.length > 0 ? variantKey(p.key, d.vary, p.headers) : p.key,
+      headers: stripHopByHop(headers),
+      vary: d.vary,
+      expiresAt: d.expiresAt,
+      initialAge: d.initialAge,
+      staleIfErrorUntil: d.staleIfErrorUntil,
+      staleWhileRevalidateUntil: d.staleWhileRevalidateUntil,
+      mustRevalidate: d.mustRevalidate,
+      size: body.byteLength,
+    }
+    const writes: Array<Promise<void>> = []
+    if (d.vary.length > 0) {
+      // The marker at the primary key names the Vary fields; variants live at derived keys.
+      const marker: EntryMeta = { ...meta, kind: 'vary', key: p.key, headers: {}, size: 0, expiresAt: null }
+      writes.push(this.backend.set(p.key, { meta: marker, body: new Uint8Array(0) }))
+    }
+    writes.push(this.backend.set(meta.key, { meta, body }))
+    this.stats.stores++
+    return this.track(Promise.all(writes).then(() => undefined, (e: unknown) => this.report(new BackendError(`write of ${meta.key} failed`, e))))
+  }
+
+  /**
+   * A 304 answered a revalidation: merge its fields into the stored ones (RFC 9111 §4.3.4),
+   * recompute freshness, keep the stored body. Returns the updated entry to serve.
+   */
+  refreshed(p: Prepared, record: CacheRecord, notModified: HeaderMap): CacheRecord {
+    const headers = mergeHeaders(record.meta.headers, notModified)
+    const d = this.decideWrite(p, record.meta.status, headers)
+    const now = this.now()
+    if (d.action !== 'store') {
+      // The new fields forbid storing (e.g. no-store): serve this once, drop the entry.
+      this.track(this.backend.delete([record.meta.key]).catch((e: unknown) => this.report(new BackendError('delete failed', e))))
+      return { meta: { ...record.meta, headers, createdAt: now, initialAge: 0, expiresAt: now }, body: record.body }
+    }
+    const meta: EntryMeta = {
+      ...record.meta,
+      headers: stripHopByHop(headers),
+      createdAt: now,
+      expiresAt: d.expiresAt,
+      initialAge: d.initialAge,
+      staleIfErrorUntil: d.staleIfErrorUntil,
+      staleWhileRevalidateUntil: d.staleWhileRevalidateUntil,
+      mustRevalidate: d.mustRevalidate,
+    }
+    const updated = { meta, body: record.body }
+    if (!this.settings.readOnly) {
+      this.track(this.backend.set(meta.key, updated).catch((e: unknown) => this.report(new BackendError(`write of ${meta.key} failed`, e))))
+    }
+    return updated
+  }
+
+  validators(record: CacheRecord, p: Prepared): Record<string, string> {
+    return validatorHeaders(record.meta, p.headers, this.now())
+  }
+
+  /** One background refresh per entry at a time (stale-while-revalidate). */
+  beginRefresh(key: string): boolean {
+    if (this.refreshing.has(key)) return false
+    this.refreshing.add(key)
+    return true
+  }
+
+  endRefresh(key: string): void {
+    this.refreshing.delete(key)
+  }
+
+  /**
+   * RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI and the
+   * same-origin Location and Content-Location URIs.
+   */
+  invalidateAfterUnsafe(href: string, status: number, headers: HeaderMap): Promise<void> {
+    if (status < 200 || status >= 400 || this.settings.readOnly) return Promise.resolve()
+    const origin = new URL(href).origin
+    const targets = [href]
+    for (const name of ['location', 'content-location']) {
+      const v = headerValue(headers, name)
+      if (v === undefined) continue
+      try {
+        const u = new URL(v, href)
+        if (u.origin === origin) targets.push(u.href)
+      } catch {
+        // An unparsable Location is the origin's problem, not a reason to fail the request.
+      }
+    }
+    return this.invalidate(targets)
+  }
+
+  /** Remove every stored response (all variants) for these URLs. */
+  invalidate(urls: readonly string[]): Promise<void> {
+    const work = (async () => {
+      const normalised = urls.map((u) => requestKey({ method: 'GET', url: u, headers: {}, body: undefined }, this.settings).url)
+      const keys: string[] = []
+      for await (const [key] of this.backend.entries({ urls: normalised })) keys.push(key)
+      if (keys.length > 0) await this.backend.delete(keys)
+      debug('invalidated %d entries for %s', keys.length, normalised.join(' '))
+    })().catch((e: unknown) => this.report(new BackendError('invalidation failed', e)))
+    return this.track(work)
+  }
+
+  track<T>(promise: Promise<T>): Promise<T> {
+    this.pending.add(promise)
+    void promise.finally(() => this.pending.delete(promise))
+    return promise
+  }
+
+  /** Something to close with the engine (the Agent a cached fetch made for itself). */
+  onClose(close: () => unknown): void {
+    this.closers.push(close)
+  }
+
+  /** Wait for writes and background refreshes under way. */
+  async flush(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending])
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.flush()
+    for (const close of this.closers) await close()
+    if (this.ownsBackend) await this.backend.close()
+  }
+}
+
+/** Hop-by-hop fields describe one connection and are never stored (RFC 9111 §3.1). */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authorization'])
+
+export function stripHopByHop(headers: HeaderMap): HeaderMap {
+  const out: HeaderMap = {}
+  const listed = new Set((headerValue(headers, 'connection') ?? '').split(',').map((s) => s.trim().toLowerCase()))
+  for (const [name, value] of Object.entries(headers)) {
+    if (!HOP_BY_HOP.has(name) && !listed.has(name)) out[name] = value
+  }
+  return out
+}
+
+/** RFC 9211 §2: each cache appends its member to the Cache-Status field. */
+export function appendCacheStatus(existing: string | string[] | undefined, ours: string): string {
+  const prior = Array.isArray(existing) ? existing.join(', ') : existing
+  return prior ? `${prior}, ${ours}` : ours
+}

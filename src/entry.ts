@@ -1,0 +1,50 @@
+/**
+ * The stored entry format, version 1. A record that does not decode is a miss (and is removed
+ * by the engine): a format change or a damaged file must never crash the caller.
+ */
+import { CorruptEntryError } from './errors.js'
+import type { EntryMeta } from './types.js'
+
+export const FORMAT_VERSION = 1
+
+export function encodeMeta(meta: EntryMeta): string {
+  return JSON.stringify(meta)
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+export function decodeMeta(text: string | Uint8Array): EntryMeta {
+  let value: unknown
+  try {
+    value = JSON.parse(typeof text === 'string' ? text : Buffer.from(text).toString('utf8'))
+  } catch {
+    throw new CorruptEntryError('entry metadata is not JSON')
+  }
+  return checkMeta(value)
+}
+
+export function checkMeta(value: unknown): EntryMeta {
+  if (!isObject(value)) throw new CorruptEntryError('entry metadata is not an object')
+  if (value.v !== FORMAT_VERSION) throw new CorruptEntryError(`entry format ${String(value.v)} is not ${FORMAT_VERSION}`)
+  const ok =
+    (value.kind === 'response' || value.kind === 'vary') &&
+    typeof value.key === 'string' &&
+    typeof value.method === 'string' &&
+    typeof value.url === 'string' &&
+    typeof value.status === 'number' &&
+    typeof value.statusText === 'string' &&
+    isObject(value.headers) &&
+    isObject(value.requestHeaders) &&
+    Array.isArray(value.vary) &&
+    typeof value.createdAt === 'number' &&
+    (value.expiresAt === null || typeof value.expiresAt === 'number') &&
+    typeof value.initialAge === 'number' &&
+    (value.staleIfErrorUntil === null || typeof value.staleIfErrorUntil === 'number') &&
+    typeof value.staleWhileRevalidateUntil === 'number' &&
+    typeof value.mustRevalidate === 'boolean' &&
+    typeof value.size === 'number'
+  if (!ok) throw new CorruptEntryError('entry metadata is missing fields')
+  return value as unknown as EntryMeta
+}

@@ -1,0 +1,133 @@
+/**
+ * createCachedFetch(): a drop-in `fetch`. A fresh hit is answered here, without entering
+ * undici's fetch machinery; everything else goes through Node's fetch with the cache
+ * interceptor as its dispatcher, so both paths share one engine and one set of rules.
+ */
+import { Agent, Dispatcher } from 'undici'
+import { Cache } from './cache.js'
+import { formatCacheStatus } from './cache-status.js'
+import { createEngine } from './create.js'
+import type { ReadModes } from './decide-read.js'
+import type { Engine } from './engine.js'
+import { ConfigError, show } from './errors.js'
+import { remember } from './info.js'
+import { engineInterceptor } from './interceptor.js'
+import { nativeFetch } from './native.js'
+import { resolveRequestOptions } from './options.js'
+import { headerRecord } from './request.js'
+import { responseFrom } from './response.js'
+import { currentScope, mergeScopes, runInScope, type Scope } from './scope.js'
+import type { CacheOptions, PerRequestOptions } from './types.js'
+
+export type CachedFetch = ((input: string | URL | Request, init?: CachedRequestInit) => Promise<Response>) & { cache: Cache }
+/** The Fetch standard's `cache` modes (RequestInit.cache). */
+export type FetchCacheMode = 'default' | 'no-store' | 'reload' | 'no-cache' | 'force-cache' | 'only-if-cached'
+export interface CachedRequestInit extends RequestInit, PerRequestOptions {
+  cache?: FetchCacheMode
+}
+
+/** The Fetch standard's cache modes, in cache terms. */
+const MODES: Record<FetchCacheMode, Scope> = {
+  default: {},
+  'no-store': { disabled: true },
+  reload: { modes: { forceRefresh: true } },
+  'no-cache': { modes: { refresh: true } },
+  'force-cache': { modes: { staleOk: true } },
+  'only-if-cached': { modes: { onlyIfCached: true } },
+}
+
+const OUR_KEYS = ['expireAfter', 'refresh', 'forceRefresh', 'onlyIfCached', 'cache'] as const
+
+function splitInit(input: string | URL | Request, init: CachedRequestInit | undefined): { scope: Scope; rest: RequestInit } {
+  if (init === undefined) {
+    const mode = (input instanceof Request ? input.cache : 'default') as FetchCacheMode
+    return { scope: MODES[mode] ?? {}, rest: {} }
+  }
+  const { expireAfter, refresh, forceRefresh, onlyIfCached, cache, ...rest } = init
+  const mode = (cache ?? (input instanceof Request ? input.cache : 'default')) as FetchCacheMode
+  const base = MODES[mode]
+  if (!base) throw new ConfigError(`cache: expected one of ${Object.keys(MODES).join(', ')}; got ${show(mode)}`)
+  const per: PerRequestOptions = {}
+  if (expireAfter !== undefined) per.expireAfter = expireAfter
+  if (refresh !== undefined) per.refresh = refresh
+  if (forceRefresh !== undefined) per.forceRefresh = forceRefresh
+  if (onlyIfCached !== undefined) per.onlyIfCached = onlyIfCached
+  const options = resolveRequestOptions(per, 'fetch options')
+  return { scope: { ...base, options }, rest }
+}
+
+/** Request headers as Node's fetch will send them, so the fast path keys like the interceptor. */
+function fetchHeaders(url: URL, input: string | URL | Request, init: RequestInit): Record<string, string> {
+  const source = init.headers ?? (input instanceof Request ? input.headers : undefined)
+  const headers = headerRecord(source instanceof Headers ? [...source] : (source as Record<string, string> | undefined))
+  headers.accept ??= '*/*'
+  headers['accept-language'] ??= '*'
+  headers['sec-fetch-mode'] ??= 'cors'
+  headers['user-agent'] ??= 'node'
+  headers['accept-encoding'] ??= url.protocol === 'https:' ? 'br, gzip, deflate' : 'gzip, deflate'
+  return headers
+}
+
+const REDIRECT = new Set([301, 302, 303, 307, 308])
+
+async function fastHit(engine: Engine, input: string | URL | Request, init: RequestInit, scope: Scope): Promise<Response | undefined> {
+  const method = (init.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
+  if (method !== 'GET' && method !== 'HEAD') return undefined
+  if (init.body != null || (input instanceof Request && input.body !== null) || init.signal?.aborted) return undefined
+  let url: URL
+  try {
+    url = new URL(input instanceof Request ? input.url : String(input))
+  } catch {
+    return undefined
+  }
+  const prepared = engine.prepare({ method, url: url.href, headers: fetchHeaders(url, input, init), body: undefined }, scope)
+  if ('bypass' in prepared) return undefined
+  const { action, record } = await engine.lookup(prepared)
+  if (action.action !== 'serve' || !record || REDIRECT.has(record.meta.status)) return undefined
+  const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record.meta.key, ...(action.stale ? { detail: action.reason } : {}) })
+  const response = responseFrom(engine, record, status, url.href, method)
+  if (!response) return undefined
+  engine.stats.hits++
+  if (action.stale) engine.stats.staleServed++
+  const { meta } = record
+  remember(response, {
+    fromCache: true,
+    createdAt: new Date(meta.createdAt),
+    expiresAt: meta.expiresAt === null ? null : new Date(meta.expiresAt),
+    isExpired: action.stale,
+    revalidated: false,
+    key: meta.key,
+  })
+  return response
+}
+
+/** A cached fetch over an engine; misses go to `base` with the cache dispatcher. */
+export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fetch = nativeFetch): CachedFetch {
+  const composed = new WeakMap<object, Dispatcher>()
+  const cachedFetch = async (input: string | URL | Request, init?: CachedRequestInit): Promise<Response> => {
+    const { scope, rest } = splitInit(input, init)
+    const merged = mergeScopes(currentScope(), scope)
+    if (!merged.disabled) {
+      const hit = await fastHit(engine, input, rest, merged)
+      if (hit) return hit
+    }
+    // A caller's own dispatcher keeps working, with the cache composed onto it.
+    const own = (rest as unknown as { dispatcher?: unknown }).dispatcher
+    let via = dispatcher
+    if (own instanceof Dispatcher) {
+      via = composed.get(own) ?? own.compose(engineInterceptor(engine))
+      composed.set(own, via)
+    }
+    return runInScope(merged, () => base(input, { ...rest, dispatcher: via } as unknown as RequestInit))
+  }
+  return Object.assign(cachedFetch, { cache: new Cache(engine) })
+}
+
+export function createCachedFetch(options: CacheOptions = {}): CachedFetch {
+  const engine = createEngine(options)
+  const agent = new Agent()
+  engine.onClose(() => agent.close())
+  return fetchFor(engine, agent.compose(engineInterceptor(engine)))
+}
+
+export type { ReadModes }

@@ -1,0 +1,149 @@
+/**
+ * The handler between the origin and the caller on every forwarded request. It passes the
+ * response through as it arrives while capturing it for the store, answers a 304 to our own
+ * revalidation with the stored body, and stands a stale copy in for errors (stale-if-error).
+ */
+import type { Dispatcher } from 'undici'
+import type { IncomingHttpHeaders } from 'undici/types/header.js'
+import { formatCacheStatus, type Forward } from '../cache-status.js'
+import { remainingTtl, staleIfErrorAllows } from '../decide-read.js'
+import type { WriteDecision } from '../decide-write.js'
+import { appendCacheStatus, type Engine, type Prepared } from '../engine.js'
+import { notModifiedMatches } from '../policy.js'
+import type { CacheRecord, HeaderMap } from '../types.js'
+import { LocalController } from './controller.js'
+import { deliver } from './serve.js'
+
+type Mode = 'waiting' | 'pass' | 'cached' | 'done'
+
+export interface ForwardOptions {
+  /** The stored entry: revalidated by a 304, or the stale-if-error fallback. */
+  record: CacheRecord | undefined
+  /** We added validators to this request, so a 304 is ours to answer. */
+  revalidating: boolean
+  fwd: Forward
+}
+
+export class ForwardHandler implements Dispatcher.DispatchHandler {
+  private mode: Mode = 'waiting'
+  private requestStarted = false
+  private decision: WriteDecision | undefined
+  private chunks: Buffer[] = []
+  private size = 0
+  private status = 0
+  private statusText = ''
+  private headers: HeaderMap = {}
+  private served: CacheRecord | undefined
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly p: Prepared,
+    private readonly downstream: Dispatcher.DispatchHandler,
+    private readonly opts: ForwardOptions,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.requestStarted = true
+    this.downstream.onRequestStart?.(controller, context)
+  }
+
+  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: import('node:stream').Duplex): void {
+    this.downstream.onRequestUpgrade?.(controller, statusCode, headers, socket)
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    const h = headers as HeaderMap
+    const { record } = this.opts
+    const { engine, p } = this
+    if (record && this.opts.revalidating && statusCode === 304 && notModifiedMatches(record.meta.headers, h)) {
+      // RFC 9111 §4.3.4: the stored response is still good; refresh it and serve its body.
+      engine.stats.revalidations++
+      engine.stats.hits++
+      this.served = engine.refreshed(p, record, h)
+      this.mode = 'cached'
+      const ttl = remainingTtl(this.served.meta, engine.now())
+      const status = formatCacheStatus({ fwd: 'stale', fwdStatus: 304, ttl, key: this.served.meta.key })
+      this.downstream.onResponseStart?.(controller, this.served.meta.status, engine.hitHeaders(this.served.meta, status), this.served.meta.statusText)
+      return
+    }
+    if (record && statusCode >= 500 && staleIfErrorAllows(record.meta, engine.now())) {
+      // RFC 5861 §4 stale-if-error: a 5xx may be answered with the stale copy.
+      this.mode = 'done'
+      this.serveStale(statusCode)
+      return
+    }
+    this.mode = 'pass'
+    engine.stats.misses++
+    this.status = statusCode
+    this.statusText = statusMessage ?? ''
+    this.headers = h
+    const d = engine.decideWrite(p, statusCode, h)
+    this.decision = d
+    const fwdStatus = this.opts.revalidating ? statusCode : undefined
+    const cacheStatus = formatCacheStatus({ fwd: this.opts.fwd, ...(fwdStatus === undefined ? {} : { fwdStatus }), stored: d.action === 'store', key: p.key })
+    const out = { ...headers, 'cache-status': appendCacheStatus(h['cache-status'], cacheStatus) }
+    this.downstream.onResponseStart?.(controller, statusCode, out, statusMessage)
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (this.mode !== 'pass') return
+    if (this.decision?.action === 'store') {
+      this.size += chunk.byteLength
+      if (this.size > this.engine.settings.maxEntrySize) {
+        // Over maxEntrySize: stream it through uncached.
+        this.decision = { action: 'skip', reason: 'body over maxEntrySize' }
+        this.chunks = []
+      } else {
+        this.chunks.push(chunk)
+      }
+    }
+    this.downstream.onResponseData?.(controller, chunk)
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    if (this.mode === 'cached' && this.served) {
+      this.mode = 'done'
+      const body = this.p.method === 'HEAD' ? new Uint8Array(0) : this.served.body
+      if (body.byteLength > 0) this.downstream.onResponseData?.(controller, Buffer.from(body.buffer, body.byteOffset, body.byteLength))
+      this.downstream.onResponseEnd?.(controller, {})
+      return
+    }
+    if (this.mode !== 'pass') return
+    this.mode = 'done'
+    const d = this.decision
+    if (d?.action === 'store') {
+      // Only a body that arrived whole is stored; an aborted or failed one never reaches here.
+      void this.engine.store(this.p, this.status, this.statusText, this.headers, Buffer.concat(this.chunks, this.size), d)
+    }
+    this.chunks = []
+    this.downstream.onResponseEnd?.(controller, trailers)
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    const { record } = this.opts
+    if (this.mode === 'waiting' && record && staleIfErrorAllows(record.meta, this.engine.now())) {
+      // RFC 5861 §4: a network error may be answered with the stale copy too.
+      this.mode = 'done'
+      this.serveStale(undefined, error)
+      return
+    }
+    if (this.mode === 'done' && !this.served) return
+    this.mode = 'done'
+    this.chunks = []
+    this.downstream.onResponseError?.(controller, error)
+  }
+
+  private serveStale(fwdStatus: number | undefined, error?: Error): void {
+    const { engine } = this
+    const record = this.opts.record!
+    engine.stats.staleServed++
+    engine.stats.hits++
+    const ttl = remainingTtl(record.meta, engine.now())
+    const detail = error ? `stale-if-error: ${error.message}` : 'stale-if-error'
+    const status = formatCacheStatus({ fwd: 'stale', ...(fwdStatus === undefined ? {} : { fwdStatus }), ttl, key: record.meta.key, detail })
+    // The origin's error body is drained and dropped (mode 'done'); the caller gets the stored one.
+    const controller = new LocalController()
+    const response = { ...record.meta, headers: engine.hitHeaders(record.meta, status), body: record.body }
+    void deliver(this.downstream, controller, response, this.p.method, !this.requestStarted)
+  }
+}

@@ -1,0 +1,41 @@
+import type { Dispatcher } from 'undici'
+import type { IncomingHttpHeaders } from 'undici/types/header.js'
+import type { Engine } from '../engine.js'
+import type { HeaderMap } from '../types.js'
+
+/** Passes an unsafe request's response through and invalidates its URIs (RFC 9111 §4.4). */
+export class InvalidateHandler implements Dispatcher.DispatchHandler {
+  private invalidated: Promise<void> = Promise.resolve()
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly href: string,
+    private readonly downstream: Dispatcher.DispatchHandler,
+  ) {}
+
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
+    this.downstream.onRequestStart?.(controller, context)
+  }
+
+  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: import('node:stream').Duplex): void {
+    this.downstream.onRequestUpgrade?.(controller, statusCode, headers, socket)
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    this.invalidated = this.engine.invalidateAfterUnsafe(this.href, statusCode, headers as HeaderMap)
+    this.downstream.onResponseStart?.(controller, statusCode, headers, statusMessage)
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.downstream.onResponseData?.(controller, chunk)
+  }
+
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    // The caller hears "done" only once stale entries are gone, so its next GET cannot see them.
+    void this.invalidated.then(() => this.downstream.onResponseEnd?.(controller, trailers))
+  }
+
+  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+    this.downstream.onResponseError?.(controller, error)
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Deliver a response the cache holds to an undici handler, as if it came off the wire:
+ * onRequestStart, onResponseStart, body in chunks honouring pause/resume, onResponseEnd.
+ */
+import type { Dispatcher } from 'undici'
+import type { HeaderMap } from '../types.js'
+import { LocalController } from './controller.js'
+
+const CHUNK = 64 * 1024
+
+export interface Servable {
+  status: number
+  statusText: string
+  headers: HeaderMap
+  body: Uint8Array
+}
+
+export function serve(handler: Dispatcher.DispatchHandler, response: Servable, method: string): void {
+  const controller = new LocalController((reason) => {
+    // Like a socket torn down: the consumer hears about its own abort through onResponseError.
+    queueMicrotask(() => handler.onResponseError?.(controller, reason))
+  })
+  void deliver(handler, controller, response, method, true)
+}
+
+/**
+ * Send a response through `controller`. `start` says whether onRequestStart is still owed
+ * (a handler that already saw the origin's request start must not see a second one).
+ */
+export async function deliver(
+  handler: Dispatcher.DispatchHandler,
+  controller: Dispatcher.DispatchController & { whenResumed?: () => Promise<void> },
+  response: Servable,
+  method: string,
+  start: boolean,
+): Promise<void> {
+  try {
+    if (start) handler.onRequestStart?.(controller, {})
+    if (controller.aborted) return
+    handler.onResponseStart?.(controller, response.status, response.headers, response.statusText)
+    const body = method === 'HEAD' ? new Uint8Array(0) : response.body
+    for (let offset = 0; offset < body.byteLength; offset += CHUNK) {
+      if (controller.paused && controller.whenResumed) await controller.whenResumed()
+      if (controller.aborted) return
+      const chunk = Buffer.from(body.buffer, body.byteOffset + offset, Math.min(CHUNK, body.byteLength - offset))
+      handler.onResponseData?.(controller, chunk)
+    }
+    if (controller.aborted) return
+    handler.onResponseEnd?.(controller, {})
+  } catch (error) {
+    // A throwing consumer gets its own error back, as undici's core would deliver it.
+    if (!controller.aborted) handler.onResponseError?.(controller, error as Error)
+  }
+}

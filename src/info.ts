@@ -1,0 +1,41 @@
+/** cacheInfo(response): what the cache did for a response, from our record or its Cache-Status. */
+import { parseCacheStatus } from './cache-status.js'
+import type { CacheInfo } from './types.js'
+
+const known = new WeakMap<object, CacheInfo>()
+
+export function remember(response: object, info: CacheInfo): void {
+  known.set(response, info)
+}
+
+type HeaderSource = Headers | Record<string, string | string[] | undefined>
+
+function get(headers: HeaderSource, name: string): string | undefined {
+  if (typeof (headers as Headers).get === 'function') return (headers as Headers).get(name) ?? undefined
+  const v = (headers as Record<string, string | string[] | undefined>)[name]
+  return Array.isArray(v) ? v.join(', ') : v
+}
+
+/**
+ * For a fetch Response or an undici `request()` result ({ headers }). Undefined when the
+ * response did not pass through fetchcache.
+ */
+export function cacheInfo(response: { headers: HeaderSource }): CacheInfo | undefined {
+  const mine = known.get(response)
+  if (mine) return mine
+  const status = parseCacheStatus(get(response.headers, 'cache-status'))
+  if (!status) return undefined
+  const now = Date.now()
+  const revalidated = status.fwd === 'stale' && status.fwdStatus === 304
+  const fromCache = status.hit === true || revalidated || (status.detail?.startsWith('stale-if-error') ?? false)
+  const age = Number(get(response.headers, 'age'))
+  const expiresAt = status.ttl === undefined ? (fromCache ? null : undefined) : new Date(now + status.ttl * 1000)
+  return {
+    fromCache,
+    createdAt: fromCache && Number.isFinite(age) ? new Date(now - age * 1000) : undefined,
+    expiresAt,
+    isExpired: status.ttl !== undefined && status.ttl <= 0,
+    revalidated,
+    key: status.key,
+  }
+}

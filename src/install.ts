@@ -1,0 +1,66 @@
+/**
+ * installCache(): cache the whole process. Node's global fetch is replaced by a cached fetch
+ * (with the fast hit path) and the undici global dispatcher gets the cache interceptor, so
+ * `undici.request()` and anything else on the global dispatcher is cached too.
+ */
+import { Agent, Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
+import type { Cache } from './cache.js'
+import { createEngine } from './create.js'
+import { fetchFor } from './fetch.js'
+import { engineInterceptor } from './interceptor.js'
+import { nativeFetch } from './native.js'
+import type { CacheOptions } from './types.js'
+
+// undici keeps the global dispatcher under these symbols (.1 is what Node's bundled copy reads).
+const SYMBOLS = [Symbol.for('undici.globalDispatcher.1'), Symbol.for('undici.globalDispatcher.2')] as const
+
+interface Installed {
+  cache: Cache
+  previous: unknown[]
+  previousFetch: typeof fetch
+  agent: Agent | undefined
+}
+
+let installed: Installed | undefined
+
+const slots = globalThis as unknown as Record<symbol, unknown>
+
+/** Cache every fetch and undici request of this process; a second call replaces the first. */
+export function installCache(options: CacheOptions = {}): Cache {
+  const engine = createEngine(options)
+  if (installed) void uninstallCache()
+  const previous = SYMBOLS.map((s) => slots[s])
+  const current = getGlobalDispatcher()
+  // Compose onto the dispatcher in place when it is one of ours (undici 7), so a user's
+  // ProxyAgent or mock keeps working; another copy of undici gets a fresh Agent.
+  const agent = current instanceof Dispatcher ? undefined : new Agent()
+  const dispatcher = (agent ?? current).compose(engineInterceptor(engine))
+  if (agent) engine.onClose(() => agent.close())
+  setGlobalDispatcher(dispatcher)
+  const previousFetch = globalThis.fetch
+  const cachedFetch = fetchFor(engine, dispatcher, nativeFetch)
+  globalThis.fetch = cachedFetch as typeof fetch
+  installed = { cache: cachedFetch.cache, previous, previousFetch, agent }
+  return cachedFetch.cache
+}
+
+/** Put back exactly the fetch and global dispatcher that were there; closes the cache. */
+export async function uninstallCache(): Promise<void> {
+  const state = installed
+  if (!state) return
+  installed = undefined
+  SYMBOLS.forEach((s, i) => {
+    slots[s] = state.previous[i]
+  })
+  globalThis.fetch = state.previousFetch
+  await state.cache.close()
+}
+
+export function isCacheInstalled(): boolean {
+  return installed !== undefined
+}
+
+/** The cache installCache() set up, if any. */
+export function installedCache(): Cache | undefined {
+  return installed?.cache
+}

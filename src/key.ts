@@ -1,0 +1,52 @@
+import { createHash } from 'node:crypto'
+import { normalizeBody, normalizeUrl } from './normalize.js'
+import type { Settings } from './options.js'
+import type { RequestInfoForKey } from './types.js'
+
+/** Headers that identify the caller: keyed by digest so one user's response never serves another. */
+const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'] as const
+
+function hash(parts: unknown): string {
+  // JSON, not concatenation: ['a', 'bc'] and ['ab', 'c'] must not collide.
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 32)
+}
+
+function digest(value: string | Uint8Array): string {
+  return createHash('sha256').update(value).digest('base64url')
+}
+
+export interface KeyParts {
+  /** The primary key: method, URL, body, matched headers, credentials. */
+  key: string
+  /** Normalised URL without ignored parameters: what is stored and shown. */
+  url: string
+}
+
+export function requestKey(request: RequestInfoForKey, settings: Settings): KeyParts {
+  const url = normalizeUrl(request.url, settings.ignoredParameters)
+  if (settings.keyFn) return { key: settings.keyFn(request), url }
+  const headers: Array<[string, string]> = []
+  const { matchHeaders, ignoredHeaders } = settings
+  const names =
+    matchHeaders === true ? Object.keys(request.headers).sort() : matchHeaders === false ? [] : matchHeaders
+  for (const name of names) {
+    const value = request.headers[name]
+    if (value !== undefined && !ignoredHeaders.has(name) && !(CREDENTIAL_HEADERS as readonly string[]).includes(name)) {
+      headers.push([name, value])
+    }
+  }
+  for (const name of CREDENTIAL_HEADERS) {
+    const value = request.headers[name]
+    if (value !== undefined && !ignoredHeaders.has(name)) headers.push([name, digest(value)])
+  }
+  const body =
+    request.body && request.body.byteLength > 0
+      ? digest(normalizeBody(request.body, request.headers['content-type'], settings.ignoredParameters))
+      : null
+  return { key: hash([request.method, url, body, headers]), url }
+}
+
+/** Key of one variant under a primary key, by the values of the response's Vary fields. */
+export function variantKey(primary: string, vary: readonly string[], headers: Readonly<Record<string, string>>): string {
+  return hash([primary, vary.map((name) => [name, headers[name] ?? null])])
+}

@@ -1,0 +1,172 @@
+import { ConfigError, show } from './errors.js'
+import { type Expiry, parseExpiry } from './expiry.js'
+import { compilePattern } from './glob.js'
+import type { Backend, CacheOptions, HeaderMap, PerRequestOptions, RequestInfoForKey } from './types.js'
+
+/** Validated, normalised options: built once, read on every request. */
+export interface Settings {
+  name: string
+  backend: 'sqlite' | 'memory' | Backend
+  expireAfter: Expiry | undefined
+  urlsExpireAfter: ReadonlyArray<readonly [RegExp, Expiry]>
+  cacheControl: boolean
+  allowableMethods: ReadonlySet<string>
+  allowableCodes: ReadonlySet<number>
+  /** false, true (all request headers), or lower-case names. */
+  matchHeaders: boolean | readonly string[]
+  ignoredParameters: ReadonlySet<string>
+  ignoredHeaders: ReadonlySet<string>
+  keyFn: ((request: RequestInfoForKey) => string) | undefined
+  filter: ((response: { url: string; status: number; headers: HeaderMap }) => boolean) | undefined
+  /** Seconds past expiry a stale copy may stand in for an error; 0: off; Infinity: always. */
+  staleIfError: number
+  /** Seconds past expiry a stale copy may be served while refreshed; 0: off. */
+  staleWhileRevalidate: number
+  onlyIfCached: boolean
+  readOnly: boolean
+  maxEntrySize: number
+  onError: (error: unknown) => void
+}
+
+/** Per-request options, validated. */
+export interface RequestOptions {
+  expireAfter?: Expiry
+  refresh?: boolean
+  forceRefresh?: boolean
+  onlyIfCached?: boolean
+}
+
+const METHODS = /^[A-Z]+$/
+export const DEFAULT_MAX_ENTRY_SIZE = 64 * 1024 * 1024
+
+const CACHE_OPTION_NAMES = new Set<string>([
+  'name', 'backend', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'allowableMethods',
+  'allowableCodes', 'matchHeaders', 'ignoredParameters', 'keyFn', 'filter', 'staleIfError',
+  'staleWhileRevalidate', 'onlyIfCached', 'readOnly', 'maxEntrySize', 'onError',
+])
+export const REQUEST_OPTION_NAMES = new Set<string>(['expireAfter', 'refresh', 'forceRefresh', 'onlyIfCached'])
+
+function rejectUnknown(options: object, known: ReadonlySet<string>, where: string): void {
+  for (const name of Object.keys(options)) {
+    if (!known.has(name)) {
+      throw new ConfigError(`${where}: unknown option '${name}' (known: ${[...known].join(', ')})`)
+    }
+  }
+}
+
+function bool(value: unknown, option: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') throw new ConfigError(`${option}: expected true or false; got ${show(value)}`)
+  return value
+}
+
+function fn<T>(value: unknown, option: string): T | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'function') throw new ConfigError(`${option}: expected a function; got ${show(value)}`)
+  return value as T
+}
+
+function stringList(value: unknown, option: string): string[] {
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string' || v === '')) {
+    throw new ConfigError(`${option}: expected an array of non-empty strings; got ${show(value)}`)
+  }
+  return value as string[]
+}
+
+/** `true` → fall back to "forever"; an expiry → its seconds. DO_NOT_CACHE / Date make no sense here. */
+function staleWindow(value: unknown, option: string): number {
+  if (value === undefined || value === false) return 0
+  if (value === true) return Infinity
+  const e = parseExpiry(value, option)
+  if (typeof e !== 'number') throw new ConfigError(`${option}: expected true, false or a duration; got ${show(value)}`)
+  return e
+}
+
+function urlExpiries(value: unknown): Array<readonly [RegExp, Expiry]> {
+  if (value === undefined) return []
+  const pairs: Array<readonly [unknown, unknown]> = Array.isArray(value)
+    ? value
+    : typeof value === 'object' && value !== null
+      ? Object.entries(value)
+      : (() => {
+          throw new ConfigError(`urlsExpireAfter: expected an object or [pattern, expiry] pairs; got ${show(value)}`)
+        })()
+  return pairs.map((pair, i) => {
+    const [pattern, expiry] = Array.isArray(pair) ? pair : [undefined, undefined]
+    if (typeof pattern !== 'string' && !(pattern instanceof RegExp)) {
+      throw new ConfigError(`urlsExpireAfter[${i}]: expected a glob string or RegExp; got ${show(pattern)}`)
+    }
+    return [compilePattern(pattern), parseExpiry(expiry, `urlsExpireAfter[${show(String(pattern))}]`)] as const
+  })
+}
+
+function backendOption(value: unknown): Settings['backend'] {
+  if (value === undefined) return 'sqlite'
+  if (value === 'sqlite' || value === 'memory') return value
+  if (typeof value === 'object' && value !== null && typeof (value as Backend).get === 'function') {
+    return value as Backend
+  }
+  throw new ConfigError(`backend: expected 'sqlite', 'memory' or a Backend instance; got ${show(value)}`)
+}
+
+export function resolveSettings(options: CacheOptions = {}): Settings {
+  if (typeof options !== 'object' || options === null) {
+    throw new ConfigError(`options: expected an object; got ${show(options)}`)
+  }
+  rejectUnknown(options, CACHE_OPTION_NAMES, 'options')
+  const o = options as Record<string, unknown>
+  if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) {
+    throw new ConfigError(`name: expected a non-empty string; got ${show(o.name)}`)
+  }
+  const methods = o.allowableMethods === undefined ? ['GET', 'HEAD'] : stringList(o.allowableMethods, 'allowableMethods')
+  for (const m of methods) {
+    if (!METHODS.test(m.toUpperCase())) throw new ConfigError(`allowableMethods: not an HTTP method: ${show(m)}`)
+  }
+  const codes = o.allowableCodes === undefined ? [200] : o.allowableCodes
+  if (!Array.isArray(codes) || codes.some((c) => !Number.isInteger(c) || c < 100 || c > 599)) {
+    throw new ConfigError(`allowableCodes: expected an array of HTTP status codes; got ${show(codes)}`)
+  }
+  let matchHeaders: boolean | string[] = false
+  if (typeof o.matchHeaders === 'boolean') matchHeaders = o.matchHeaders
+  else if (o.matchHeaders !== undefined) matchHeaders = stringList(o.matchHeaders, 'matchHeaders').map((h) => h.toLowerCase())
+  const ignored = o.ignoredParameters === undefined ? [] : stringList(o.ignoredParameters, 'ignoredParameters')
+  const maxEntrySize = o.maxEntrySize === undefined ? DEFAULT_MAX_ENTRY_SIZE : o.maxEntrySize
+  if (typeof maxEntrySize !== 'number' || !Number.isInteger(maxEntrySize) || maxEntrySize < 0) {
+    throw new ConfigError(`maxEntrySize: expected a whole number of bytes; got ${show(maxEntrySize)}`)
+  }
+  const onError = fn<(e: unknown) => void>(o.onError, 'onError')
+  return Object.freeze({
+    name: (o.name as string | undefined) ?? 'http_cache',
+    backend: backendOption(o.backend),
+    expireAfter: o.expireAfter === undefined ? undefined : parseExpiry(o.expireAfter, 'expireAfter'),
+    urlsExpireAfter: urlExpiries(o.urlsExpireAfter),
+    cacheControl: bool(o.cacheControl, 'cacheControl', true),
+    allowableMethods: new Set(methods.map((m) => m.toUpperCase())),
+    allowableCodes: new Set(codes as number[]),
+    matchHeaders,
+    ignoredParameters: new Set(ignored),
+    ignoredHeaders: new Set(ignored.map((h) => h.toLowerCase())),
+    keyFn: fn<Settings['keyFn']>(o.keyFn, 'keyFn'),
+    filter: fn<Settings['filter']>(o.filter, 'filter'),
+    staleIfError: staleWindow(o.staleIfError, 'staleIfError'),
+    staleWhileRevalidate: staleWindow(o.staleWhileRevalidate, 'staleWhileRevalidate'),
+    onlyIfCached: bool(o.onlyIfCached, 'onlyIfCached', false),
+    readOnly: bool(o.readOnly, 'readOnly', false),
+    maxEntrySize,
+    onError: onError ?? (() => {}),
+  })
+}
+
+export function resolveRequestOptions(options: PerRequestOptions | undefined, where: string): RequestOptions {
+  if (options === undefined) return {}
+  if (typeof options !== 'object' || options === null) {
+    throw new ConfigError(`${where}: expected an object; got ${show(options)}`)
+  }
+  rejectUnknown(options, REQUEST_OPTION_NAMES, where)
+  const out: RequestOptions = {}
+  if (options.expireAfter !== undefined) out.expireAfter = parseExpiry(options.expireAfter, `${where}.expireAfter`)
+  if (options.refresh !== undefined) out.refresh = bool(options.refresh, `${where}.refresh`, false)
+  if (options.forceRefresh !== undefined) out.forceRefresh = bool(options.forceRefresh, `${where}.forceRefresh`, false)
+  if (options.onlyIfCached !== undefined) out.onlyIfCached = bool(options.onlyIfCached, `${where}.onlyIfCached`, false)
+  return out
+}

@@ -1,0 +1,104 @@
+/**
+ * The one module that wraps http-cache-semantics. It answers the questions whose rules the
+ * library already encodes (freshness lifetime with heuristics, Age, validators); the decision
+ * functions in decide-*.ts turn the answers into actions.
+ */
+import CachePolicy from 'http-cache-semantics'
+import { headerValue, parseCacheControl } from './cache-control.js'
+import type { EntryMeta, HeaderMap } from './types.js'
+
+/** CachePolicy with an injected clock, so a faked Date.now and our own `now` agree. */
+class ClockedPolicy extends CachePolicy {
+  static clock = 0
+  now(): number {
+    return ClockedPolicy.clock
+  }
+}
+
+function plain(headers: HeaderMap): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? v.join(', ') : v
+  return out
+}
+
+const UNDERSTOOD = new Set([200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501])
+
+function policyFor(method: string, url: string, requestHeaders: Record<string, string>, status: number, headers: HeaderMap, now: number): CachePolicy {
+  ClockedPolicy.clock = now
+  return new ClockedPolicy(
+    // Methods the user allowed (POST included) are read as GET: storability by method is the
+    // user's `allowableMethods` decision, not http-cache-semantics' default.
+    { method: method === 'HEAD' ? 'HEAD' : 'GET', url, headers: requestHeaders },
+    // Storability is decided in decide-write.ts; give the library a status it understands so
+    // that it computes a lifetime for any status the user allowed.
+    { status: UNDERSTOOD.has(status) ? status : 200, headers: plain(headers) },
+    { shared: false },
+  )
+}
+
+export interface Freshness {
+  /** The response states its own lifetime: max-age or Expires (RFC 9111 §4.2.1). */
+  explicit: boolean
+  /** Freshness lifetime in seconds, explicit or heuristic (§4.2.2). */
+  lifetime: number
+  /** Age the response had on arrival, from its Age header (§4.2.3), in seconds. */
+  initialAge: number
+}
+
+export function freshness(method: string, url: string, requestHeaders: Record<string, string>, status: number, headers: HeaderMap, now: number): Freshness {
+  const policy = policyFor(method, url, requestHeaders, status, headers, now)
+  const cc = parseCacheControl(headers['cache-control'])
+  const explicit = cc.has('max-age') || headers.expires !== undefined
+  // maxAge() is 0 for responses it deems unstorable (e.g. 200s to methods it would not cache);
+  // the caller has already decided storability, so only the lifetime matters here.
+  return { explicit, lifetime: policy.maxAge(), initialAge: policy.age() }
+}
+
+export function hasValidator(headers: HeaderMap): boolean {
+  return headers.etag !== undefined || headers['last-modified'] !== undefined
+}
+
+/**
+ * Conditional request headers for revalidating a stored entry (RFC 9111 §4.3.1): If-None-Match
+ * with the entity tag, If-Modified-Since with Last-Modified, weak validators only where allowed.
+ */
+export function validatorHeaders(meta: EntryMeta, requestHeaders: Record<string, string>, now: number): Record<string, string> {
+  const policy = policyFor(meta.method, meta.url, meta.requestHeaders, meta.status, meta.headers, now)
+  const all = policy.revalidationHeaders({ method: meta.method, url: meta.url, headers: requestHeaders })
+  const out: Record<string, string> = {}
+  const inm = all['if-none-match']
+  const ims = all['if-modified-since']
+  if (typeof inm === 'string') out['if-none-match'] = inm
+  if (typeof ims === 'string') out['if-modified-since'] = ims
+  return out
+}
+
+/** Fields a 304 must not overwrite in the stored response (RFC 9111 §3.2). */
+const NOT_UPDATED = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'content-range', 'connection', 'keep-alive', 'trailer', 'upgrade', 'te', 'proxy-connection'])
+
+/**
+ * Merge a 304's header fields into the stored ones (RFC 9111 §3.2 and §4.3.4): each field the
+ * 304 carries replaces the stored one, except framing and hop-by-hop fields.
+ */
+export function mergeHeaders(stored: HeaderMap, fresh: HeaderMap): HeaderMap {
+  const out: HeaderMap = { ...stored }
+  for (const [name, value] of Object.entries(fresh)) {
+    if (!NOT_UPDATED.has(name)) out[name] = value
+  }
+  return out
+}
+
+/**
+ * Does a 304 refer to the stored response? RFC 9111 §4.3.4: a strong ETag must match; with
+ * weak ETags the weak comparison; else Last-Modified; with no validator on either side, yes.
+ */
+export function notModifiedMatches(stored: HeaderMap, fresh: HeaderMap): boolean {
+  const a = headerValue(stored, 'etag')
+  const b = headerValue(fresh, 'etag')
+  const weak = (v: string) => v.replace(/^\s*W\//, '')
+  if (b !== undefined) return a !== undefined && weak(a) === weak(b)
+  const lmA = headerValue(stored, 'last-modified')
+  const lmB = headerValue(fresh, 'last-modified')
+  if (lmB !== undefined) return lmA === lmB
+  return true
+}

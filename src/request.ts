@@ -1,0 +1,51 @@
+/** Read what the cache needs from undici dispatch options: method, URL, headers, body. */
+import type { Dispatcher } from 'undici'
+
+export function dispatchUrl(opts: Dispatcher.DispatchOptions): string {
+  return new URL(opts.path, opts.origin as string | URL).href
+}
+
+/** Lower-case header names, repeated values joined as one field value (RFC 9110 §5.3). */
+export function headerRecord(headers: Dispatcher.DispatchOptions['headers'] | Record<string, unknown>): Record<string, string> {
+  const out: Record<string, string> = {}
+  const add = (name: unknown, value: unknown) => {
+    if (value === undefined || value === null) return
+    const key = String(name).toLowerCase()
+    const v = Array.isArray(value) ? value.map(String).join(', ') : String(value)
+    out[key] = key in out ? `${out[key]}, ${v}` : v
+  }
+  if (headers == null) return out
+  if (Array.isArray(headers)) {
+    // undici's flat form: [name, value, name, value, ...]
+    for (let i = 0; i + 1 < headers.length; i += 2) add(headers[i], headers[i + 1])
+  } else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const pair of headers as Iterable<[string, string]>) add(pair[0], pair[1])
+  } else {
+    for (const [name, value] of Object.entries(headers)) add(name, value)
+  }
+  return out
+}
+
+export type BodyRead = { ok: true; body: Uint8Array | undefined } | { ok: false }
+
+/**
+ * The request body as bytes, for the key. Streams and iterables are read whole (the caller
+ * then forwards the bytes). A body we cannot replay byte for byte (FormData) is not keyed.
+ */
+export async function readBody(body: unknown): Promise<BodyRead> {
+  if (body === undefined || body === null) return { ok: true, body: undefined }
+  if (typeof body === 'string') return { ok: true, body: Buffer.from(body) }
+  if (body instanceof Uint8Array) return { ok: true, body }
+  if (body instanceof ArrayBuffer) return { ok: true, body: new Uint8Array(body) }
+  if (typeof (body as Blob).arrayBuffer === 'function' && typeof (body as Blob).size === 'number') {
+    return { ok: true, body: new Uint8Array(await (body as Blob).arrayBuffer()) }
+  }
+  if (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' || typeof (body as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    const chunks: Buffer[] = []
+    for await (const chunk of body as AsyncIterable<unknown>) {
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array))
+    }
+    return { ok: true, body: Buffer.concat(chunks) }
+  }
+  return { ok: false }
+}

@@ -1,0 +1,72 @@
+/**
+ * Build a global `Response` from a stored entry, as Node's fetch would have built it from the
+ * wire: same status and headers, body decoded from its content-coding, null body where the
+ * status or method has none. This is the fast hit path's last step.
+ */
+import zlib from 'node:zlib'
+import { headerValue } from './cache-control.js'
+import type { Engine } from './engine.js'
+import type { CacheRecord, HeaderMap } from './types.js'
+
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
+
+/** Lenient like fetch: a truncated stream decodes as far as it goes (what cURL does too). */
+const GZIP = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH }
+const BROTLI = { flush: zlib.constants.BROTLI_OPERATION_FLUSH, finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH }
+
+/** Undo the content-codings fetch undoes; undefined for a coding it does not handle here. */
+export function decodeBody(body: Uint8Array, encoding: string | undefined): Uint8Array | undefined {
+  if (encoding === undefined) return body
+  const codings = encoding.toLowerCase().split(',').map((s) => s.trim()).filter((s) => s !== '' && s !== 'identity')
+  if (codings.length > 5) return undefined
+  let out: Uint8Array = body
+  for (let i = codings.length - 1; i >= 0; i--) {
+    const c = codings[i]
+    if (c === 'gzip' || c === 'x-gzip') out = zlib.gunzipSync(out, GZIP)
+    else if (c === 'br') out = zlib.brotliDecompressSync(out, BROTLI)
+    else if (c === 'deflate') {
+      // RFC 9110 §8.4.1.2 says zlib-wrapped; servers also send raw deflate, which fetch accepts.
+      out = (out[0]! & 0x0f) === 0x08 ? zlib.inflateSync(out, GZIP) : zlib.inflateRawSync(out, GZIP)
+    } else return undefined
+  }
+  return out
+}
+
+export function toHeaders(map: HeaderMap): Headers {
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(map)) {
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v)
+    else headers.append(name, value)
+  }
+  return headers
+}
+
+/**
+ * A Response for a stored entry, or undefined when it cannot be built exactly as fetch would
+ * (an unknown coding, a status Response refuses): the caller then takes the dispatcher path.
+ */
+export function responseFrom(engine: Engine, record: CacheRecord, cacheStatus: string, url: string, method: string): Response | undefined {
+  const { meta } = record
+  if (meta.status < 200 || meta.status > 599) return undefined
+  const headers = engine.hitHeaders(meta, cacheStatus)
+  let body: Uint8Array | null = null
+  if (method !== 'HEAD' && !NULL_BODY_STATUS.has(meta.status)) {
+    try {
+      const decoded = decodeBody(record.body, headerValue(meta.headers, 'content-encoding'))
+      if (decoded === undefined) return undefined
+      body = decoded
+    } catch {
+      return undefined
+    }
+  }
+  let response: Response
+  try {
+    response = new Response(body, { status: meta.status, statusText: meta.statusText, headers: toHeaders(headers) })
+  } catch {
+    return undefined
+  }
+  // What fetch's own responses report: the URL fetched (no fragment), type "basic".
+  Object.defineProperty(response, 'url', { value: url.replace(/#.*$/, ''), enumerable: true })
+  Object.defineProperty(response, 'type', { value: 'basic', enumerable: true })
+  return response
+}
