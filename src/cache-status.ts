@@ -30,18 +30,40 @@ export function formatCacheStatus(p: StatusParts): string {
   return out
 }
 
+/** Split on `sep` outside double-quoted strings (RFC 8941 sf-string may hold ',' and ';'). */
+function splitOutsideQuotes(text: string, sep: string): string[] {
+  const parts: string[] = []
+  let current = ''
+  let quoted = false
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!
+    if (quoted && ch === '\\') {
+      current += ch + (text[i + 1] ?? '')
+      i++
+      continue
+    }
+    if (ch === '"') quoted = !quoted
+    if (ch === sep && !quoted) {
+      parts.push(current)
+      current = ''
+    } else current += ch
+  }
+  parts.push(current)
+  return parts
+}
+
 /** Parse our own member of a Cache-Status field (the last `fetchcache` entry wins). */
 export function parseCacheStatus(value: string | null | undefined): StatusParts | undefined {
   if (!value) return undefined
-  const members = value.split(/,(?=\s*[A-Za-z*])/)
+  const members = splitOutsideQuotes(value, ',')
   const mine = members.map((m) => m.trim()).filter((m) => m === CACHE_NAME || m.startsWith(`${CACHE_NAME};`)).pop()
   if (mine === undefined) return undefined
   const out: StatusParts = {}
-  for (const param of mine.split(';').slice(1)) {
+  for (const param of splitOutsideQuotes(mine, ';').slice(1)) {
     const eq = param.indexOf('=')
     const name = (eq === -1 ? param : param.slice(0, eq)).trim()
     const raw = eq === -1 ? '' : param.slice(eq + 1).trim()
-    const val = raw.replace(/^"(.*)"$/, '$1')
+    const val = raw.replace(/^"(.*)"$/s, '$1').replace(/\\(.)/g, '$1')
     if (name === 'hit') out.hit = true
     else if (name === 'stored') out.stored = true
     else if (name === 'fwd') out.fwd = val as StatusParts['fwd'] & string

@@ -33,7 +33,7 @@ export type ReadAction =
   | { action: 'serve'; reason: string; stale: boolean; ttl: number }
   | { action: 'serve-and-refresh'; reason: string; ttl: number }
   | { action: 'revalidate'; reason: string; ttl: number }
-  | { action: 'fetch'; reason: string; fwd: 'uri-miss' | 'request' | 'stale' }
+  | { action: 'fetch'; reason: string; fwd: 'uri-miss' | 'vary-miss' | 'request' | 'stale' }
   | { action: 'gateway-timeout'; reason: string }
 
 /** Current age (RFC 9111 §4.2.3): the age it arrived with plus the time it has been stored. */
@@ -55,6 +55,10 @@ export function decideRead({ entry, cc, pragmaNoCache, modes, now }: ReadInput):
   }
   const ttl = remainingTtl(entry, now)
   if (modes.onlyIfCached) return { action: 'serve', reason: 'only-if-cached', stale: ttl <= 0, ttl }
+  const wantsOrigin = modes.forceRefresh || modes.refresh || cc.has('no-cache') || pragmaNoCache
+  // §5.2.1.7: only-if-cached forbids contacting the origin, so a request that must (no-cache,
+  // a forced refresh) cannot be satisfied from the store either.
+  if (wantsOrigin && onlyIfCachedDirective) return { action: 'gateway-timeout', reason: 'only-if-cached, but the request needs the origin' }
   if (modes.forceRefresh) return { action: 'fetch', reason: 'forceRefresh', fwd: 'request' }
   const validator = hasValidator(entry.headers)
   // RFC 9111 §5.2.1.4 request no-cache and §5.4 Pragma: no-cache: validate before use.

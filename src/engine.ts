@@ -125,7 +125,8 @@ export class Engine {
     const cc = parseCacheControl(p.headers['cache-control'])
     const pragmaNoCache = p.headers['cache-control'] === undefined && /no-cache/i.test(p.headers.pragma ?? '')
     let action = decideRead({ entry: record?.meta, cc, pragmaNoCache, modes: p.modes, now: this.now() })
-    if (varyMiss && action.action === 'fetch') action = { ...action, fwd: 'uri-miss', reason: 'no stored variant matches Vary' }
+    // RFC 9211 §2.2: the URI is stored, but no variant matches this request's Vary fields.
+    if (varyMiss && action.action === 'fetch') action = { ...action, fwd: 'vary-miss', reason: 'no stored variant matches Vary' }
     debug('%s %s: %s (%s)', p.method, p.url, action.action, action.reason)
     return { action, record, storedKey }
   }
@@ -153,6 +154,11 @@ export class Engine {
     return d
   }
 
+  /** The key a response to this request is stored under: the variant key under Vary. */
+  entryKey(p: Prepared, vary: readonly string[]): string {
+    return vary.length > 0 ? variantKey(p.key, vary, p.headers) : p.key
+  }
+
   /** Store a complete response. Resolves once written; failures are reported, never thrown. */
   store(p: Prepared, status: number, statusText: string, headers: HeaderMap, body: Uint8Array, d: WriteDecision & { action: 'store' }): Promise<void> {
     const now = this.now()
@@ -161,7 +167,7 @@ export class Engine {
     const meta: EntryMeta = {
       ...base,
       kind: 'response',
-      key: d.vary.length > 0 ? variantKey(p.key, d.vary, p.headers) : p.key,
+      key: this.entryKey(p, d.vary),
       headers: stripHopByHop(headers),
       vary: d.vary,
       expiresAt: d.expiresAt,

@@ -32,6 +32,7 @@ export class CorruptEntryError extends FetchCacheError {
 /** Renders a user-supplied value for an error message. */
 export function show(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value)
   if (value instanceof RegExp || value instanceof Date) return String(value)
   if (typeof value === 'function') return 'a function'
   try {

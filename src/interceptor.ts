@@ -88,7 +88,8 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
     }
     case 'revalidate': {
       const conditional = { ...headers, ...engine.validators(record!, prepared) }
-      next({ ...forwardOpts, headers: conditional }, new ForwardHandler(engine, prepared, handler, { record, revalidating: true, fwd: 'stale' }))
+      const retry = () => next(forwardOpts, new ForwardHandler(engine, prepared, handler, { record, revalidating: false, fwd: 'stale' }))
+      next({ ...forwardOpts, headers: conditional }, new ForwardHandler(engine, prepared, handler, { record, revalidating: true, fwd: 'stale', retry }))
       return
     }
     case 'fetch':
@@ -117,7 +118,8 @@ function refreshInBackground(engine: Engine, next: Dispatch, opts: Dispatcher.Di
     queueMicrotask(() => {
       try {
         const conditional = { ...headers, ...engine.validators(record, p) }
-        next({ ...opts, headers: conditional }, new ForwardHandler(engine, p, silent, { record, revalidating: true, fwd: 'stale' }))
+        const retry = () => next(opts, new ForwardHandler(engine, p, silent, { record, revalidating: false, fwd: 'stale' }))
+        next({ ...opts, headers: conditional }, new ForwardHandler(engine, p, silent, { record, revalidating: true, fwd: 'stale', retry }))
       } catch (error) {
         engine.report(error)
         finish()

@@ -82,6 +82,9 @@ const NOT_UPDATED = new Set(['content-length', 'content-encoding', 'transfer-enc
  */
 export function mergeHeaders(stored: HeaderMap, fresh: HeaderMap): HeaderMap {
   const out: HeaderMap = { ...stored }
+  // The response was just validated: its age starts again from the 304's own Age, if any
+  // (RFC 9111 §5.1: Age counts "since the response was generated or validated").
+  delete out.age
   for (const [name, value] of Object.entries(fresh)) {
     if (!NOT_UPDATED.has(name)) out[name] = value
   }
@@ -93,12 +96,19 @@ export function mergeHeaders(stored: HeaderMap, fresh: HeaderMap): HeaderMap {
  * weak ETags the weak comparison; else Last-Modified; with no validator on either side, yes.
  */
 export function notModifiedMatches(stored: HeaderMap, fresh: HeaderMap): boolean {
-  const a = headerValue(stored, 'etag')
-  const b = headerValue(fresh, 'etag')
-  const weak = (v: string) => v.replace(/^\s*W\//, '')
-  if (b !== undefined) return a !== undefined && weak(a) === weak(b)
+  const a = headerValue(stored, 'etag')?.trim()
+  const b = headerValue(fresh, 'etag')?.trim()
+  const isWeak = (v: string) => v.startsWith('W/')
+  const opaque = (v: string) => v.replace(/^W\//, '')
+  if (b !== undefined) {
+    if (a === undefined) return false
+    // A strong validator selects only stored responses with the same strong validator;
+    // a weak one uses the weak comparison (RFC 9110 §8.8.3.2).
+    return isWeak(b) ? opaque(a) === opaque(b) : !isWeak(a) && a === b
+  }
   const lmA = headerValue(stored, 'last-modified')
   const lmB = headerValue(fresh, 'last-modified')
   if (lmB !== undefined) return lmA === lmB
-  return true
+  // No validator in the 304: it selects the stored response only if that has none either.
+  return a === undefined && lmA === undefined
 }

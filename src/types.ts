@@ -26,7 +26,12 @@ export interface EntryMeta {
   createdAt: number
   /** When it stops being fresh (ms); null: never. */
   expiresAt: number | null
-  /** Age the response already had when received (RFC 9111 §4.2.3 corrected initial age), in s. */
+  /**
+   * Age the response already had when received, in s: its Age header (RFC 9111 §4.2.3
+   * corrected_age_value). apparent_age (now − Date) is left out on purpose, as
+   * http-cache-semantics does: a client clock ahead of the origin's would otherwise make fresh
+   * responses stale on arrival.
+   */
   initialAge: number
   /** Until when a stale copy may be served on error (ms); null: forever; 0: never. */
   staleIfErrorUntil: number | null

@@ -3,6 +3,8 @@
  * writer, synchronous=NORMAL (durable across process crashes, fast), a busy timeout for writers
  * of other processes, statements prepared once. A hit is one indexed read and no write.
  */
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { decodeMeta, encodeMeta, FORMAT_VERSION } from '../entry.js'
 import { ConfigError, show } from '../errors.js'
@@ -36,6 +38,7 @@ export class SQLiteBackend implements Backend {
     if (!Number.isInteger(busyTimeout) || busyTimeout < 0) {
       throw new ConfigError(`SQLiteBackend busyTimeout: expected milliseconds; got ${show(options.busyTimeout)}`)
     }
+    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true })
     this.db = new Database(this.path, { timeout: busyTimeout })
     this.db.pragma('journal_mode = WAL')
     this.db.pragma('synchronous = NORMAL')

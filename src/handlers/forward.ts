@@ -9,12 +9,13 @@ import { formatCacheStatus, type Forward } from '../cache-status.js'
 import { remainingTtl, staleIfErrorAllows } from '../decide-read.js'
 import type { WriteDecision } from '../decide-write.js'
 import { appendCacheStatus, type Engine, type Prepared } from '../engine.js'
+import { debug } from '../debug.js'
 import { notModifiedMatches } from '../policy.js'
 import type { CacheRecord, HeaderMap } from '../types.js'
 import { LocalController } from './controller.js'
 import { deliver } from './serve.js'
 
-type Mode = 'waiting' | 'pass' | 'cached' | 'done'
+type Mode = 'waiting' | 'pass' | 'cached' | 'retry' | 'done'
 
 export interface ForwardOptions {
   /** The stored entry: revalidated by a 304, or the stale-if-error fallback. */
@@ -22,6 +23,8 @@ export interface ForwardOptions {
   /** We added validators to this request, so a 304 is ours to answer. */
   revalidating: boolean
   fwd: Forward
+  /** Send the request again without our validators (after a 304 that is not for our entry). */
+  retry?: () => void
 }
 
 export class ForwardHandler implements Dispatcher.DispatchHandler {
@@ -66,6 +69,13 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
       this.downstream.onResponseStart?.(controller, this.served.meta.status, engine.hitHeaders(this.served.meta, status), this.served.meta.statusText)
       return
     }
+    if (record && this.opts.revalidating && statusCode === 304 && this.opts.retry) {
+      // RFC 9111 §4.3.4: a 304 whose validators select no stored response must not update
+      // it; and the caller, who sent no condition, must not see a 304. Ask again plainly.
+      debug('%s %s: 304 does not match the stored entry; retrying unconditionally', p.method, p.url)
+      this.mode = 'retry'
+      return
+    }
     if (record && statusCode >= 500 && staleIfErrorAllows(record.meta, engine.now())) {
       // RFC 5861 §4 stale-if-error: a 5xx may be answered with the stale copy.
       this.mode = 'done'
@@ -80,7 +90,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     const d = engine.decideWrite(p, statusCode, h)
     this.decision = d
     const fwdStatus = this.opts.revalidating ? statusCode : undefined
-    const cacheStatus = formatCacheStatus({ fwd: this.opts.fwd, ...(fwdStatus === undefined ? {} : { fwdStatus }), stored: d.action === 'store', key: p.key })
+    const key = d.action === 'store' ? engine.entryKey(p, d.vary) : p.key
+    const cacheStatus = formatCacheStatus({ fwd: this.opts.fwd, ...(fwdStatus === undefined ? {} : { fwdStatus }), stored: d.action === 'store', key })
     const out = { ...headers, 'cache-status': appendCacheStatus(h['cache-status'], cacheStatus) }
     this.downstream.onResponseStart?.(controller, statusCode, out, statusMessage)
   }
@@ -106,6 +117,11 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
       const body = this.p.method === 'HEAD' ? new Uint8Array(0) : this.served.body
       if (body.byteLength > 0) this.downstream.onResponseData?.(controller, Buffer.from(body.buffer, body.byteOffset, body.byteLength))
       this.downstream.onResponseEnd?.(controller, {})
+      return
+    }
+    if (this.mode === 'retry') {
+      this.mode = 'done'
+      this.opts.retry?.()
       return
     }
     if (this.mode !== 'pass') return
