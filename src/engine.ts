@@ -59,7 +59,7 @@ export class Engine {
   }
 
   report(error: unknown): void {
-    this.stats.errors++
+    this.stats.count('errors')
     debug('error: %s', error instanceof Error ? error.message : String(error))
     try {
       this.settings.onError(error)
@@ -184,7 +184,7 @@ export class Engine {
       writes.push(this.backend.set(p.key, { meta: marker, body: new Uint8Array(0) }))
     }
     writes.push(this.backend.set(meta.key, { meta, body }))
-    this.stats.stores++
+    this.stats.count('stores', p.url)
     return this.track(Promise.all(writes).then(() => undefined, (e: unknown) => this.report(new BackendError(`write of ${meta.key} failed`, e))))
   }
 

@@ -87,8 +87,8 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record.meta.key, ...(action.stale ? { detail: action.reason } : {}) })
   const response = responseFrom(engine, record, status, url.href, method)
   if (!response) return undefined
-  engine.stats.hits++
-  if (action.stale) engine.stats.staleServed++
+  engine.stats.count('hits', prepared.url)
+  if (action.stale) engine.stats.count('staleServed', prepared.url)
   const { meta } = record
   remember(response, {
     fromCache: true,

@@ -72,15 +72,15 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
   const { action, record } = await engine.lookup(prepared)
   switch (action.action) {
     case 'serve': {
-      engine.stats.hits++
-      if (action.stale) engine.stats.staleServed++
+      engine.stats.count('hits', prepared.url)
+      if (action.stale) engine.stats.count('staleServed', prepared.url)
       const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record!.meta.key, ...(action.stale ? { detail: action.reason } : {}) })
       serve(handler, { ...record!.meta, headers: engine.hitHeaders(record!.meta, status), body: record!.body }, method)
       return
     }
     case 'serve-and-refresh': {
-      engine.stats.hits++
-      engine.stats.staleServed++
+      engine.stats.count('hits', prepared.url)
+      engine.stats.count('staleServed', prepared.url)
       const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record!.meta.key, detail: 'stale-while-revalidate' })
       serve(handler, { ...record!.meta, headers: engine.hitHeaders(record!.meta, status), body: record!.body }, method)
       refreshInBackground(engine, next, forwardOpts, headers, prepared, record!)

@@ -1,26 +1,50 @@
-/** Counters of what the engine did, for `cache.stats()` and the demo. */
-export class EngineStats {
-  hits = 0
-  misses = 0
-  revalidations = 0
-  staleServed = 0
-  stores = 0
-  errors = 0
+/** Counters of what the engine did, in total and per host, for `cache.stats()`. */
+export interface Counts {
+  hits: number
+  misses: number
+  revalidations: number
+  staleServed: number
+  stores: number
+  errors: number
+}
 
-  get hitRatio(): number {
-    const total = this.hits + this.misses
-    return total === 0 ? 0 : this.hits / total
+export type CountName = keyof Counts
+
+function zero(): Counts {
+  return { hits: 0, misses: 0, revalidations: 0, staleServed: 0, stores: 0, errors: 0 }
+}
+
+function ratio(c: Counts): number {
+  const total = c.hits + c.misses
+  return total === 0 ? 0 : c.hits / total
+}
+
+export class EngineStats {
+  private readonly total = zero()
+  private readonly hosts = new Map<string, Counts>()
+
+  /** Count one event; `url` attributes it to its host. */
+  count(name: CountName, url?: string): void {
+    this.total[name]++
+    if (url === undefined) return
+    let host: string
+    try {
+      host = new URL(url).host
+    } catch {
+      return
+    }
+    let c = this.hosts.get(host)
+    if (!c) this.hosts.set(host, (c = zero()))
+    c[name]++
   }
 
-  snapshot() {
-    return {
-      hits: this.hits,
-      misses: this.misses,
-      revalidations: this.revalidations,
-      staleServed: this.staleServed,
-      stores: this.stores,
-      errors: this.errors,
-      hitRatio: this.hitRatio,
-    }
+  get hits(): number {
+    return this.total.hits
+  }
+
+  snapshot(): Counts & { hitRatio: number; hosts: Record<string, Counts & { hitRatio: number }> } {
+    const hosts: Record<string, Counts & { hitRatio: number }> = {}
+    for (const [host, c] of [...this.hosts].sort()) hosts[host] = { ...c, hitRatio: ratio(c) }
+    return { ...this.total, hitRatio: ratio(this.total), hosts }
   }
 }

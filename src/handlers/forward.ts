@@ -60,8 +60,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     const { engine, p } = this
     if (record && this.opts.revalidating && statusCode === 304 && notModifiedMatches(record.meta.headers, h)) {
       // RFC 9111 §4.3.4: the stored response is still good; refresh it and serve its body.
-      engine.stats.revalidations++
-      engine.stats.hits++
+      engine.stats.count('revalidations', p.url)
+      engine.stats.count('hits', p.url)
       this.served = engine.refreshed(p, record, h)
       this.mode = 'cached'
       const ttl = remainingTtl(this.served.meta, engine.now())
@@ -83,7 +83,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
       return
     }
     this.mode = 'pass'
-    engine.stats.misses++
+    engine.stats.count('misses', p.url)
     this.status = statusCode
     this.statusText = statusMessage ?? ''
     this.headers = h
@@ -152,8 +152,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   private serveStale(fwdStatus: number | undefined, error?: Error): void {
     const { engine } = this
     const record = this.opts.record!
-    engine.stats.staleServed++
-    engine.stats.hits++
+    engine.stats.count('staleServed', this.p.url)
+    engine.stats.count('hits', this.p.url)
     const ttl = remainingTtl(record.meta, engine.now())
     const detail = error ? `stale-if-error: ${error.message}` : 'stale-if-error'
     const status = formatCacheStatus({ fwd: 'stale', ...(fwdStatus === undefined ? {} : { fwdStatus }), ttl, key: record.meta.key, detail })
