@@ -1,3 +1,4 @@
+import { FileBackend } from './backends/file.js'
 import { MemoryBackend } from './backends/memory.js'
 import { SQLiteBackend } from './backends/sqlite.js'
 import { Engine } from './engine.js'
@@ -9,6 +10,7 @@ export function createEngine(options: CacheOptions = {}): Engine {
   const settings = resolveSettings(options)
   const b = settings.backend
   if (b === 'sqlite') return new Engine(settings, new SQLiteBackend({ path: `${settings.name}.sqlite` }), true)
+  if (b === 'filesystem') return new Engine(settings, new FileBackend({ path: settings.name }), true)
   if (b === 'memory') return new Engine(settings, new MemoryBackend(), true)
   return new Engine(settings, b, false)
 }

@@ -6,7 +6,7 @@ import type { Backend, CacheOptions, HeaderMap, PerRequestOptions, RequestInfoFo
 /** Validated, normalised options: built once, read on every request. */
 export interface Settings {
   name: string
-  backend: 'sqlite' | 'memory' | Backend
+  backend: 'sqlite' | 'filesystem' | 'memory' | Backend
   expireAfter: Expiry | undefined
   urlsExpireAfter: ReadonlyArray<readonly [RegExp, Expiry]>
   cacheControl: boolean
@@ -25,6 +25,8 @@ export interface Settings {
   onlyIfCached: boolean
   readOnly: boolean
   maxEntrySize: number
+  /** Seconds a process waits for another one fetching the same key. */
+  lockTimeout: number
   onError: (error: unknown) => void
 }
 
@@ -42,7 +44,7 @@ export const DEFAULT_MAX_ENTRY_SIZE = 64 * 1024 * 1024
 const CACHE_OPTION_NAMES = new Set<string>([
   'name', 'backend', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'allowableMethods',
   'allowableCodes', 'matchHeaders', 'ignoredParameters', 'keyFn', 'filter', 'staleIfError',
-  'staleWhileRevalidate', 'onlyIfCached', 'readOnly', 'maxEntrySize', 'onError',
+  'staleWhileRevalidate', 'onlyIfCached', 'readOnly', 'maxEntrySize', 'lockTimeout', 'onError',
 ])
 export const REQUEST_OPTION_NAMES = new Set<string>(['expireAfter', 'refresh', 'forceRefresh', 'onlyIfCached'])
 
@@ -102,11 +104,20 @@ function urlExpiries(value: unknown): Array<readonly [RegExp, Expiry]> {
 
 function backendOption(value: unknown): Settings['backend'] {
   if (value === undefined) return 'sqlite'
-  if (value === 'sqlite' || value === 'memory') return value
+  if (value === 'sqlite' || value === 'filesystem' || value === 'memory') return value
   if (typeof value === 'object' && value !== null && typeof (value as Backend).get === 'function') {
     return value as Backend
   }
-  throw new ConfigError(`backend: expected 'sqlite', 'memory' or a Backend instance; got ${show(value)}`)
+  throw new ConfigError(`backend: expected 'sqlite', 'filesystem', 'memory' or a Backend instance; got ${show(value)}`)
+}
+
+function lockTimeout(value: unknown): number {
+  if (value === undefined) return 10
+  const e = typeof value === 'number' || typeof value === 'string' ? parseExpiry(value, 'lockTimeout') : undefined
+  if (typeof e !== 'number' || !Number.isFinite(e)) {
+    throw new ConfigError(`lockTimeout: expected seconds or a duration like '5s'; got ${show(value)}`)
+  }
+  return e
 }
 
 export function resolveSettings(options: CacheOptions = {}): Settings {
@@ -153,6 +164,7 @@ export function resolveSettings(options: CacheOptions = {}): Settings {
     onlyIfCached: bool(o.onlyIfCached, 'onlyIfCached', false),
     readOnly: bool(o.readOnly, 'readOnly', false),
     maxEntrySize,
+    lockTimeout: lockTimeout(o.lockTimeout),
     onError: onError ?? (() => {}),
   })
 }

@@ -66,6 +66,33 @@ export interface Backend {
   entries(filter?: EntryFilter): AsyncIterable<[string, EntryMeta]>
   clear(): Promise<void>
   close(): Promise<void>
+  /**
+   * Optional, for stores shared between processes: take the lease on `key` for `ttlMs` if it is
+   * free or expired; true if `owner` now holds it. Used to let one process fetch a URL while
+   * the others wait for the entry.
+   */
+  acquireLease?(key: string, owner: string, ttlMs: number): Promise<boolean>
+  /** Optional: give the lease back (only if `owner` still holds it). */
+  releaseLease?(key: string, owner: string): Promise<void>
+  /**
+   * Optional: delete every entry matching the filter (all of its fields), returning how many
+   * went. One indexed statement on SQLite: `Cache.delete({ expired: true })` can use
+   * `deleteMatching({ expiredAt: now })` instead of listing keys first.
+   */
+  deleteMatching?(filter: EntryFilter): Promise<number>
+  /** Optional: entries stored and bytes they count for (bodies and metadata), for limits. */
+  stats?(): Promise<BackendStats>
+  /** Optional: mark an entry as used without reading it (a hit served by a tier in front). */
+  touch?(key: string): void
+  /** Optional: give free space back to the file system (SQLite VACUUM, cacache garbage collection). */
+  vacuum?(): Promise<void>
+}
+
+/** What `Backend.stats()` reports. */
+export interface BackendStats {
+  entries: number
+  /** Bytes of bodies and metadata, as counted against `maxSize`. */
+  bytes: number
 }
 
 export type UrlPattern = string | RegExp
@@ -92,7 +119,7 @@ export interface PerRequestOptions {
 export interface CacheOptions {
   /** Base name of the store: `<name>.sqlite` for SQLite. Default `http_cache`. */
   name?: string
-  backend?: 'sqlite' | 'memory' | Backend
+  backend?: 'sqlite' | 'filesystem' | 'memory' | Backend
   expireAfter?: ExpireAfter
   urlsExpireAfter?: Record<string, ExpireAfter> | ReadonlyArray<readonly [UrlPattern, ExpireAfter]>
   cacheControl?: boolean
@@ -107,6 +134,8 @@ export interface CacheOptions {
   onlyIfCached?: boolean
   readOnly?: boolean
   maxEntrySize?: number
+  /** How long a process waits for another process fetching the same URL (seconds or '5s'). Default 10 s. */
+  lockTimeout?: number | string
   onError?: (error: unknown) => void
 }
 

@@ -1,8 +1,11 @@
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
+import cacache from 'cacache'
 import { Agent, request } from 'undici'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type Backend, type CacheRecord, cacheInterceptor, MemoryBackend, SQLiteBackend } from '../src/index.js'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { type Backend, type CacheRecord, cacheInterceptor, createCachedFetch, FileBackend, MemoryBackend, SQLiteBackend } from '../src/index.js'
+import { keysOf, rec } from './conformance/suite.js'
 import { meta } from './helpers/meta.js'
 import { type Origin, reply, startOrigin } from './helpers/origin.js'
 import { tempDir } from './helpers/tmp.js'
@@ -24,37 +27,8 @@ function record(key: string, body: string, overrides: Parameters<typeof meta>[0]
   return { meta: meta({ key, url: `http://h/${key}`, size: body.length, ...overrides }), body: Buffer.from(body) }
 }
 
-describe.each([
-  ['MemoryBackend', () => new MemoryBackend()],
-  ['SQLiteBackend', () => new SQLiteBackend({ path: join(tmp.dir, 'b.sqlite') })],
-] as const)('%s basics', (_name, make) => {
-  let backend: Backend
-  beforeEach(() => {
-    backend = make()
-  })
-  afterEach(() => backend.close())
-
-  it('stores, reads, lists, deletes and clears', async () => {
-    await backend.set('a', record('a', 'AAA'))
-    await backend.set('b', record('b', '', { expiresAt: 5 }))
-    const a = await backend.get('a')
-    expect(Buffer.from(a!.body).toString()).toBe('AAA')
-    expect(a!.meta.url).toBe('http://h/a')
-    expect((await backend.get('b'))!.body.byteLength).toBe(0)
-    const keys = async (f?: Parameters<Backend['entries']>[0]) => {
-      const out: string[] = []
-      for await (const [k] of backend.entries(f)) out.push(k)
-      return out.sort()
-    }
-    expect(await keys()).toEqual(['a', 'b'])
-    expect(await keys({ urls: ['http://h/a'] })).toEqual(['a'])
-    expect(await keys({ expiredAt: 10 })).toEqual(['b'])
-    expect(await backend.delete(['a', 'zzz'])).toBe(1)
-    expect(await backend.get('a')).toBeUndefined()
-    await backend.clear()
-    expect(await keys()).toEqual([])
-  })
-})
+// get/set/delete/entries/clear, limits and eviction for every backend: test/conformance.test.ts.
+// Here: what is each backend's own.
 
 describe('MemoryBackend limits', () => {
   it('evicts the least recently used entries by count', async () => {
@@ -141,3 +115,238 @@ describe('faults never reach the caller', () => {
     expect(errors.length).toBeGreaterThanOrEqual(2)
   })
 })
+
+describe('SQLiteBackend', () => {
+  const sizeOnDisk = (path: string) => ['', '-wal'].reduce((sum, s) => sum + (existsSync(path + s) ? statSync(path + s).size : 0), 0)
+
+  it('a hit writes nothing; access times are written in one batch per touchInterval', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    try {
+      const path = join(tmp.dir, 'touch.sqlite')
+      const backend = new SQLiteBackend({ path, touchInterval: 5000 })
+      await backend.set('a', record('a', 'A'))
+      await backend.set('b', record('b', 'B'))
+      const watcher = new Database(path, { readonly: true })
+      // data_version changes when another connection commits: here, any write of the backend.
+      const version = () => watcher.pragma('data_version', { simple: true })
+      const accessed = () => watcher.prepare('SELECT key, accessed_at FROM responses_v1 ORDER BY key').raw(true).all()
+      const before = [version(), accessed()]
+      for (let i = 0; i < 200; i++) await backend.get(i % 2 ? 'a' : 'b')
+      expect([version(), accessed()]).toEqual(before)
+      vi.advanceTimersByTime(5000)
+      await Promise.resolve()
+      expect(version()).not.toBe(before[0])
+      const after = accessed() as Array<[string, number]>
+      const was = before[1] as Array<[string, number]>
+      expect(after.every(([, at], i) => at > was[i]![1])).toBe(true)
+      watcher.close()
+      await backend.close()
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('expiry, URL, age and eviction lookups are indexed statements', () => {
+    const path = join(tmp.dir, 'plan.sqlite')
+    new SQLiteBackend({ path }).close()
+    const db = new Database(path, { readonly: true })
+    const plan = (sql: string, ...params: unknown[]) => db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params).map((r) => (r as { detail: string }).detail).join('; ')
+    expect(plan('DELETE FROM responses_v1 WHERE expires_at <= ?', 1)).toMatch(/USING (COVERING )?INDEX responses_v1_expires/)
+    expect(plan('DELETE FROM responses_v1 WHERE url IN (?, ?)', 'a', 'b')).toMatch(/USING (COVERING )?INDEX responses_v1_url/)
+    expect(plan('DELETE FROM responses_v1 WHERE created_at < ?', 1)).toMatch(/USING (COVERING )?INDEX responses_v1_created/)
+    expect(plan('DELETE FROM responses_v1 WHERE dead_at <= ? AND key <> ?', 1, 'k')).toMatch(/USING INDEX responses_v1_dead/)
+    const lru = plan('SELECT id, weight FROM responses_v1 WHERE key <> ? ORDER BY accessed_at, id', 'k')
+    expect(lru).toMatch(/USING INDEX responses_v1_accessed/)
+    expect(lru).not.toMatch(/TEMP B-TREE/)
+    db.close()
+  })
+
+  it('the file shrinks after a large delete (incremental vacuum), small deletes leave pages for reuse', async () => {
+    const path = join(tmp.dir, 'shrink.sqlite')
+    const backend = new SQLiteBackend({ path })
+    const now = Date.now()
+    for (let i = 0; i < 40; i++) await backend.set(`old${i}`, rec(`old${i}`, Buffer.alloc(256 * 1024, i), { expiresAt: now - 1000 }))
+    for (let i = 0; i < 10; i++) await backend.set(`new${i}`, rec(`new${i}`, Buffer.alloc(1024, i)))
+    const full = sizeOnDisk(path)
+    expect(full).toBeGreaterThan(10 * 1024 * 1024)
+    expect(await backend.deleteMatching({ expiredAt: now })).toBe(40)
+    // The database file is cut back at once (the WAL is reused, and removed on close).
+    const shrunk = statSync(path).size
+    expect(shrunk).toBeLessThan(512 * 1024)
+    const db = new Database(path, { readonly: true })
+    expect(db.pragma('freelist_count', { simple: true })).toBeLessThan(16)
+    db.close()
+    await backend.close()
+    expect(sizeOnDisk(path)).toBeLessThan(512 * 1024)
+    const again = new SQLiteBackend({ path })
+    expect(await keysOf(again)).toHaveLength(10)
+    // A small delete does not move pages around: the next writes reuse them.
+    await again.delete(['new0'])
+    const db2 = new Database(path, { readonly: true })
+    expect(db2.pragma('freelist_count', { simple: true })).toBeGreaterThan(0)
+    db2.close()
+    await again.close()
+  })
+
+  it('vacuum() rebuilds the file', async () => {
+    const path = join(tmp.dir, 'vacuum.sqlite')
+    const backend = new SQLiteBackend({ path })
+    for (let i = 0; i < 20; i++) await backend.set(`k${i}`, rec(`k${i}`, Buffer.alloc(64 * 1024, i)))
+    await backend.delete(['k0', 'k1', 'k2'])
+    const before = sizeOnDisk(path)
+    await backend.vacuum()
+    expect(sizeOnDisk(path)).toBeLessThan(before)
+    expect(await keysOf(backend)).toHaveLength(17)
+    await backend.close()
+  })
+
+  it('a table from a pre-release build of format 1 is replaced, not a crash', async () => {
+    const path = join(tmp.dir, 'old.sqlite')
+    const raw = new Database(path)
+    raw.exec(`CREATE TABLE responses_v1 (id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, url TEXT NOT NULL, method TEXT NOT NULL,
+      status INTEGER NOT NULL, created_at INTEGER NOT NULL, expires_at INTEGER, size INTEGER NOT NULL, meta TEXT NOT NULL, body BLOB NOT NULL)`)
+    raw.prepare('INSERT INTO responses_v1 VALUES (1, ?, ?, ?, 200, 0, NULL, 1, ?, ?)').run('old', 'http://h/old', 'GET', '{}', Buffer.from('x'))
+    raw.close()
+    const backend = new SQLiteBackend({ path, maxEntries: 10 })
+    expect(await backend.get('old')).toBeUndefined()
+    await backend.set('a', record('a', 'A'))
+    expect(await keysOf(backend)).toEqual(['a'])
+    expect(await backend.stats()).toMatchObject({ entries: 1 })
+    await backend.close()
+    const db = new Database(path, { readonly: true })
+    expect(db.pragma('auto_vacuum', { simple: true })).toBe(2)
+    db.close()
+  })
+
+  it('rejects unknown options and bad values, naming them', () => {
+    expect(() => new SQLiteBackend({ pth: 'x' } as never)).toThrow(/SQLiteBackend: unknown option 'pth'/)
+    expect(() => new SQLiteBackend({ path: join(tmp.dir, 'x.sqlite'), touchInterval: 0 })).toThrow(/SQLiteBackend touchInterval: expected a positive whole number; got 0/)
+    expect(() => new SQLiteBackend({ path: join(tmp.dir, 'x.sqlite'), busyTimeout: -5 })).toThrow(/SQLiteBackend busyTimeout/)
+  })
+})
+
+describe('FileBackend', () => {
+  const files = (dir: string, depth: number): string[] => {
+    if (!existsSync(dir)) return []
+    const paths = readdirSync(dir).map((n) => join(dir, n))
+    return depth === 1 ? paths : paths.flatMap((p) => files(p, depth - 1))
+  }
+  const buckets = (dir: string) => files(join(dir, 'index-v5'), 3)
+  const contents = (dir: string) => files(join(dir, 'content-v2'), 4)
+
+  it('listing and expiry read the index only, never a body', async () => {
+    const dir = join(tmp.dir, 'c')
+    const backend = new FileBackend({ path: dir })
+    const now = Date.now()
+    await backend.set('a', rec('a', 'A'))
+    await backend.set('old', rec('old', 'O', { expiresAt: now - 1 }))
+    for (const f of contents(dir)) writeFileSync(f, 'not the body any more')
+    expect(await keysOf(backend)).toEqual(['a', 'old'])
+    expect(await keysOf(backend, { expiredAt: now })).toEqual(['old'])
+    expect((await backend.stats()).entries).toBe(2)
+    expect(await backend.deleteMatching({ expiredAt: now })).toBe(1)
+    await expect(backend.get('a')).rejects.toMatchObject({ code: 'ERR_FETCHCACHE_CORRUPT_ENTRY' })
+    await backend.close()
+  })
+
+  it('delete removes the index bucket and the body: nothing is left behind', async () => {
+    const dir = join(tmp.dir, 'c')
+    const backend = new FileBackend({ path: dir })
+    for (let i = 0; i < 10; i++) await backend.set('a', rec('a', `version ${i}`))
+    for (let i = 0; i < 3; i++) await backend.set('b', rec('b', 'B'))
+    // An overwritten key keeps one index line and one body.
+    expect(buckets(dir)).toHaveLength(2)
+    expect(contents(dir)).toHaveLength(2)
+    const lines = buckets(dir).map((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean).length)
+    expect(lines).toEqual([1, 1])
+    expect(await backend.delete(['a', 'b'])).toBe(2)
+    expect(buckets(dir)).toEqual([])
+    expect(contents(dir)).toEqual([])
+    await backend.close()
+  })
+
+  it('concurrent writes of one key in one process leave one body and one index line', async () => {
+    const dir = join(tmp.dir, 'c')
+    const backend = new FileBackend({ path: dir })
+    await Promise.all(Array.from({ length: 10 }, (_, i) => backend.set('a', rec('a', `version ${i}`))))
+    expect(Buffer.from((await backend.get('a'))!.body).toString()).toBe('version 9')
+    expect(contents(dir)).toHaveLength(1)
+    expect(buckets(dir).map((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean).length)).toEqual([1])
+    await backend.close()
+  })
+
+  it('equal bodies under two keys are two files: deleting one leaves the other whole', async () => {
+    const dir = join(tmp.dir, 'c')
+    const backend = new FileBackend({ path: dir })
+    await backend.set('a', rec('a', 'same body'))
+    await backend.set('b', rec('b', 'same body'))
+    await backend.set('m1', { meta: meta({ key: 'm1', kind: 'vary', expiresAt: null }), body: new Uint8Array(0) })
+    await backend.set('m2', { meta: meta({ key: 'm2', kind: 'vary', expiresAt: null }), body: new Uint8Array(0) })
+    expect(contents(dir)).toHaveLength(4)
+    await backend.delete(['a', 'm1'])
+    expect(Buffer.from((await backend.get('b'))!.body).toString()).toBe('same body')
+    expect((await backend.get('m2'))!.meta.kind).toBe('vary')
+    await backend.close()
+  })
+
+  it('hits are batched: the body file\'s time moves once per touchInterval or on close', async () => {
+    const dir = join(tmp.dir, 'c')
+    const backend = new FileBackend({ path: dir, touchInterval: 3_600_000 })
+    await backend.set('a', rec('a', 'A'))
+    const [file] = contents(dir)
+    utimesSync(file!, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000))
+    const before = statSync(file!).mtimeMs
+    for (let i = 0; i < 50; i++) await backend.get('a')
+    expect(statSync(file!).mtimeMs).toBe(before)
+    await backend.close()
+    expect(statSync(file!).mtimeMs).toBeGreaterThan(before + 50_000)
+  })
+
+  it('vacuum() collects orphaned bodies, broken entries and stale temp files, sparing young ones', async () => {
+    const dir = join(tmp.dir, 'c')
+    const backend = new FileBackend({ path: dir })
+    await backend.set('keep', rec('keep', 'kept'))
+    const hourAgo = new Date(Date.now() - 3_600_000)
+    // A crash between writing a body and indexing it leaves content no entry points to.
+    const oldOrphan = await cacache.put(dir, 'scratch-old', Buffer.from('old orphan'))
+    const youngOrphan = await cacache.put(dir, 'scratch-young', Buffer.from('young orphan'))
+    for (const key of ['scratch-old', 'scratch-young']) await cacache.rm.entry(dir, key)
+    const oldPath = (await cacache.get.hasContent(dir, oldOrphan)) && contents(dir).find((f) => readFileSync(f).toString() === 'old orphan')!
+    utimesSync(oldPath as string, hourAgo, hourAgo)
+    // An entry of this format whose metadata does not decode.
+    await cacache.put(dir, 'fetchcache:v1:broken', Buffer.from('x'), { metadata: { v: 1 } })
+    writeFileSync(join(dir, 'tmp', 'stale-write'), 'x')
+    utimesSync(join(dir, 'tmp', 'stale-write'), hourAgo, hourAgo)
+    await backend.vacuum()
+    expect(await cacache.get.hasContent(dir, oldOrphan)).toBe(false)
+    expect(await cacache.get.hasContent(dir, youngOrphan)).not.toBe(false)
+    expect(await cacache.get.info(dir, 'fetchcache:v1:broken')).toBeNull()
+    expect(existsSync(join(dir, 'tmp', 'stale-write'))).toBe(false)
+    expect(Buffer.from((await backend.get('keep'))!.body).toString()).toBe('kept')
+    await backend.close()
+  })
+
+  it("backend: 'filesystem' keeps the cache in the folder <name>/", async () => {
+    const name = join(tmp.dir, 'fs_cache')
+    const cachedFetch = createCachedFetch({ backend: 'filesystem', name })
+    for (let i = 0; i < 2; i++) expect(await (await cachedFetch(`${origin.url}/a`)).text()).toBe('origin body')
+    expect(origin.count('/a')).toBe(1)
+    await cachedFetch.cache.close()
+    expect(buckets(name)).toHaveLength(1)
+    const backend = new FileBackend({ path: name })
+    expect((await collectUrls(backend))[0]).toBe(`${origin.url}/a`)
+    await backend.close()
+  })
+
+  it('rejects unknown options and bad values, naming them', () => {
+    expect(() => new FileBackend({ folder: 'x' } as never)).toThrow(/FileBackend: unknown option 'folder'/)
+    expect(() => new FileBackend({ path: '' })).toThrow(/FileBackend path: expected a folder name; got ''/)
+    expect(() => new FileBackend({ maxSize: 0 })).toThrow(/FileBackend maxSize: expected a positive whole number; got 0/)
+  })
+})
+
+async function collectUrls(backend: Backend): Promise<string[]> {
+  const out: string[] = []
+  for await (const [, m] of backend.entries()) out.push(m.url)
+  return out
+}

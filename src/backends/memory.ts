@@ -1,37 +1,27 @@
 /** MemoryBackend: a Map in LRU order, bounded by entry count and bytes. */
-import { ConfigError, show } from '../errors.js'
-import type { Backend, CacheRecord, EntryFilter, EntryMeta } from '../types.js'
+import { BackendError } from '../errors.js'
+import type { Backend, BackendStats, CacheRecord, EntryFilter, EntryMeta } from '../types.js'
 import { matchesFilter } from './filter.js'
+import { checkOptions, fits, isDead, LIMIT_OPTIONS, type Limits, resolveLimits, weigh } from './limits.js'
 
 export interface MemoryBackendOptions {
   /** Most entries kept; the least recently used go first. Default: unbounded. */
   maxEntries?: number
   /** Most bytes of bodies and metadata kept. Default 256 MiB. */
   maxSize?: number
-}
-
-function limit(value: unknown, option: string, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !(value > 0) || (!Number.isInteger(value) && value !== Infinity)) {
-    throw new ConfigError(`${option}: expected a positive whole number; got ${show(value)}`)
-  }
-  return value
-}
-
-/** Approximate bytes an entry holds: body plus metadata as JSON would be. */
-function weigh(record: CacheRecord): number {
-  return record.body.byteLength + JSON.stringify(record.meta).length
+  /** Largest entry (body and metadata) stored; larger ones are silently not stored. Default: maxSize. */
+  maxEntrySize?: number
 }
 
 export class MemoryBackend implements Backend {
   private readonly map = new Map<string, { record: CacheRecord; weight: number }>()
   private bytes = 0
-  private readonly maxEntries: number
-  private readonly maxSize: number
+  private closed = false
+  private readonly limits: Limits
 
   constructor(options: MemoryBackendOptions = {}) {
-    this.maxEntries = limit(options.maxEntries, 'MemoryBackend maxEntries', Infinity)
-    this.maxSize = limit(options.maxSize, 'MemoryBackend maxSize', 256 * 1024 * 1024)
+    const o = checkOptions(options, LIMIT_OPTIONS, 'MemoryBackend')
+    this.limits = resolveLimits(o, 'MemoryBackend', { maxSize: 256 * 1024 * 1024 })
   }
 
   get size(): number {
@@ -42,7 +32,12 @@ export class MemoryBackend implements Backend {
     return this.bytes
   }
 
+  private open(): void {
+    if (this.closed) throw new BackendError('MemoryBackend is closed')
+  }
+
   async get(key: string): Promise<CacheRecord | undefined> {
+    this.open()
     const slot = this.map.get(key)
     if (!slot) return undefined
     // Re-insert: Map iteration order is the LRU order, oldest first.
@@ -51,13 +46,23 @@ export class MemoryBackend implements Backend {
     return slot.record
   }
 
+  /** Mark an entry as used without reading it (TieredBackend's hits in front of this one). */
+  touch(key: string): void {
+    const slot = this.map.get(key)
+    if (!slot || this.closed) return
+    this.map.delete(key)
+    this.map.set(key, slot)
+  }
+
   async set(key: string, record: CacheRecord): Promise<void> {
-    const weight = weigh(record)
+    this.open()
+    const weight = weigh(record.meta, record.body.byteLength)
+    // The old value is outdated either way; a new one too large to keep replaces it with nothing.
     this.remove(key)
-    if (weight > this.maxSize) return
+    if (!fits(weight, this.limits)) return
     this.map.set(key, { record, weight })
     this.bytes += weight
-    this.evict()
+    this.evict(key)
   }
 
   private remove(key: string): boolean {
@@ -68,36 +73,59 @@ export class MemoryBackend implements Backend {
     return true
   }
 
-  private evict(): void {
-    if (this.map.size <= this.maxEntries && this.bytes <= this.maxSize) return
-    // Expired entries go first, then the least recently used.
+  private full(): boolean {
+    return this.map.size > this.limits.maxEntries || this.bytes > this.limits.maxSize
+  }
+
+  /** Entries of no use go first, then the least recently used; never the one just written. */
+  private evict(written: string): void {
+    if (!this.full()) return
     const now = Date.now()
     for (const [key, { record }] of this.map) {
-      if (this.map.size <= this.maxEntries && this.bytes <= this.maxSize) return
-      if (record.meta.expiresAt !== null && record.meta.expiresAt <= now && record.meta.staleIfErrorUntil !== null && record.meta.staleIfErrorUntil <= now) this.remove(key)
+      if (!this.full()) return
+      if (key !== written && isDead(record.meta, now)) this.remove(key)
     }
     for (const key of this.map.keys()) {
-      if (this.map.size <= this.maxEntries && this.bytes <= this.maxSize) return
+      if (!this.full()) return
       this.remove(key)
     }
   }
 
   async delete(keys: readonly string[]): Promise<number> {
+    this.open()
     let n = 0
     for (const key of keys) if (this.remove(key)) n++
     return n
   }
 
+  async deleteMatching(filter: EntryFilter): Promise<number> {
+    this.open()
+    let n = 0
+    for (const [key, { record }] of [...this.map]) if (matchesFilter(record.meta, filter) && this.remove(key)) n++
+    return n
+  }
+
   async *entries(filter?: EntryFilter): AsyncIterable<[string, EntryMeta]> {
+    this.open()
     for (const [key, { record }] of [...this.map]) {
       if (matchesFilter(record.meta, filter)) yield [key, record.meta]
     }
   }
 
+  async stats(): Promise<BackendStats> {
+    this.open()
+    return { entries: this.map.size, bytes: this.bytes }
+  }
+
   async clear(): Promise<void> {
+    this.open()
     this.map.clear()
     this.bytes = 0
   }
 
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.closed = true
+    this.map.clear()
+    this.bytes = 0
+  }
 }

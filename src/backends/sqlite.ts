@@ -1,48 +1,134 @@
 /**
  * SQLiteBackend (better-sqlite3): one file, many processes. WAL so readers never wait for the
  * writer, synchronous=NORMAL (durable across process crashes, fast), a busy timeout for writers
- * of other processes, statements prepared once. A hit is one indexed read and no write.
+ * of other processes, statements prepared once. A hit is one indexed read and no write: the
+ * access time used for LRU eviction is batched (see TouchBuffer).
+ *
+ * Limits: a trigger-maintained totals row makes "is the store over its cap?" one read; eviction
+ * runs in the writing transaction as indexed statements (entries of no use by `dead_at`, then
+ * the least recently used by `accessed_at`). The file is created with auto_vacuum=INCREMENTAL:
+ * after a large delete the free pages are handed back to the file system
+ * (`PRAGMA incremental_vacuum`), without rebuilding the whole file; `vacuum()` rebuilds it.
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { decodeMeta, encodeMeta, FORMAT_VERSION } from '../entry.js'
-import { ConfigError, show } from '../errors.js'
-import type { Backend, CacheRecord, EntryFilter, EntryMeta } from '../types.js'
+import { BackendError, ConfigError, show } from '../errors.js'
+import type { Backend, BackendStats, CacheRecord, EntryFilter, EntryMeta } from '../types.js'
+import { SQLiteLeases } from './sqlite-lease.js'
+import { checkOptions, deadAt, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
+import { TouchBuffer } from './touches.js'
 
 export interface SQLiteBackendOptions {
   /** Database file. Default `http_cache.sqlite`. */
   path?: string
   /** How long a write waits for another process's lock, in ms. Default 5000. */
   busyTimeout?: number
+  /** Most entries kept; the least recently used go first. Default: unbounded. */
+  maxEntries?: number
+  /** Most bytes of bodies and metadata kept. Default: unbounded. */
+  maxSize?: number
+  /** Largest entry (body and metadata) stored; larger ones are silently not stored. Default: maxSize. */
+  maxEntrySize?: number
+  /** Access times of hits are written in one batch at most this often, in ms. Default 10000. */
+  touchInterval?: number
 }
 
 /** The format version lives in the table name: a new format is a new table, never a misread. */
 const TABLE = `responses_v${FORMAT_VERSION}`
+const TOTALS = `${TABLE}_totals`
+
+/** After a delete, free pages are given back when there are at least this many bytes of them… */
+const SHRINK_MIN_BYTES = 1024 * 1024
+/** …and they are at least this share of the file. Eviction under a cap reuses pages instead. */
+const SHRINK_MIN_SHARE = 0.25
 
 type Row = [string, Buffer]
+type Params = Array<string | number>
 
 export class SQLiteBackend implements Backend {
   readonly path: string
   private readonly db: Database.Database
+  private readonly limits: Limits
+  private readonly busyTimeout: number
+  private readonly touches: TouchBuffer<number>
   private readonly stmt: {
     get: Database.Statement<[string], Row>
-    set: Database.Statement<[string, string, string, number, number, number | null, number, string, Uint8Array]>
+    set: Database.Statement<[string, string, string, number, number, number | null, number | null, number, number, number, string, Uint8Array]>
     delete: Database.Statement<[string]>
     clear: Database.Statement<[]>
+    touch: Database.Statement<[number, string, number]>
+    totals: Database.Statement<[], [number, number]>
+    deleteDead: Database.Statement<[number, string]>
+    leastRecent: Database.Statement<[string], [number, number]>
+    deleteId: Database.Statement<[number]>
   }
+  private readonly statements = new Map<string, Database.Statement<Params>>()
+  private leases: SQLiteLeases | undefined
+  private readonly writeTx: Database.Transaction<(key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => void>
 
   constructor(options: SQLiteBackendOptions = {}) {
-    this.path = options.path ?? 'http_cache.sqlite'
-    const busyTimeout = options.busyTimeout ?? 5000
-    if (!Number.isInteger(busyTimeout) || busyTimeout < 0) {
-      throw new ConfigError(`SQLiteBackend busyTimeout: expected milliseconds; got ${show(options.busyTimeout)}`)
+    const o = checkOptions(options, ['path', 'busyTimeout', 'touchInterval', ...LIMIT_OPTIONS], 'SQLiteBackend')
+    if (o.path !== undefined && (typeof o.path !== 'string' || o.path === '')) {
+      throw new ConfigError(`SQLiteBackend path: expected a file name; got ${show(o.path)}`)
     }
+    this.path = (o.path as string | undefined) ?? 'http_cache.sqlite'
+    const busyTimeout = o.busyTimeout ?? 5000
+    if (typeof busyTimeout !== 'number' || !Number.isInteger(busyTimeout) || busyTimeout < 0) {
+      throw new ConfigError(`SQLiteBackend busyTimeout: expected milliseconds; got ${show(o.busyTimeout)}`)
+    }
+    this.busyTimeout = busyTimeout
+    this.limits = resolveLimits(o, 'SQLiteBackend')
+    const touchInterval = positive(o.touchInterval, 'SQLiteBackend touchInterval', 10_000)
     if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true })
     this.db = new Database(this.path, { timeout: busyTimeout })
-    this.db.pragma('journal_mode = WAL')
-    this.db.pragma('synchronous = NORMAL')
-    this.db.exec(`
+    try {
+      this.createSchema()
+    } catch (error) {
+      this.db.close()
+      throw error
+    }
+    this.stmt = {
+      get: this.db.prepare<[string], Row>(`SELECT meta, body FROM ${TABLE} WHERE key = ?`).raw(true),
+      set: this.db.prepare(
+        `INSERT INTO ${TABLE} (key, url, method, status, created_at, expires_at, dead_at, accessed_at, size, weight, meta, body)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(key) DO UPDATE SET url = excluded.url, method = excluded.method, status = excluded.status,
+           created_at = excluded.created_at, expires_at = excluded.expires_at, dead_at = excluded.dead_at,
+           accessed_at = excluded.accessed_at, size = excluded.size, weight = excluded.weight,
+           meta = excluded.meta, body = excluded.body`,
+      ),
+      delete: this.db.prepare(`DELETE FROM ${TABLE} WHERE key = ?`),
+      clear: this.db.prepare(`DELETE FROM ${TABLE}`),
+      touch: this.db.prepare(`UPDATE ${TABLE} SET accessed_at = ? WHERE key = ? AND accessed_at < ?`),
+      totals: this.db.prepare<[], [number, number]>(`SELECT entries, bytes FROM ${TOTALS} WHERE id = 0`).raw(true),
+      deleteDead: this.db.prepare(`DELETE FROM ${TABLE} WHERE dead_at <= ? AND key <> ?`),
+      leastRecent: this.db.prepare<[string], [number, number]>(`SELECT id, weight FROM ${TABLE} WHERE key <> ? ORDER BY accessed_at, id`).raw(true),
+      deleteId: this.db.prepare(`DELETE FROM ${TABLE} WHERE id = ?`),
+    }
+    this.writeTx = this.db.transaction((key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => {
+      this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, deadAt(m), recencyTick(), body.byteLength, weight, meta, body)
+      this.enforceLimits(key)
+    })
+    this.touches = new TouchBuffer<number>(touchInterval, (batch) => this.writeTouches(batch), () => this.flushTouches())
+  }
+
+  private createSchema(): void {
+    const { db } = this
+    // Only takes effect on a new file (before the first table); see shrink().
+    db.pragma('auto_vacuum = INCREMENTAL')
+    db.pragma('journal_mode = WAL')
+    db.pragma('synchronous = NORMAL')
+    // A WAL grown by a large write is cut back to this size once checkpointed.
+    db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`)
+    const columns = db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${TABLE}')`).all().map((c) => c.name)
+    if (columns.length > 0 && !columns.includes('accessed_at')) {
+      // A table from a pre-release build of this format: a cache may start over, it may not crash.
+      db.exec(`DROP TABLE IF EXISTS ${TABLE}; DROP TABLE IF EXISTS ${TOTALS}`)
+      if (db.pragma('auto_vacuum', { simple: true }) === 0) db.exec('VACUUM')
+    }
+    db.exec(`
       CREATE TABLE IF NOT EXISTS ${TABLE} (
         id INTEGER PRIMARY KEY,
         key TEXT NOT NULL UNIQUE,
@@ -51,25 +137,41 @@ export class SQLiteBackend implements Backend {
         status INTEGER NOT NULL,
         created_at INTEGER NOT NULL,
         expires_at INTEGER,
+        -- when the entry is of no use at all (expired, past its stale windows); NULL: never
+        dead_at INTEGER,
+        -- last write or (batched) read, in microseconds since the epoch
+        accessed_at INTEGER NOT NULL,
         size INTEGER NOT NULL,
+        -- bytes counted against maxSize: body plus metadata
+        weight INTEGER NOT NULL,
         meta TEXT NOT NULL,
         body BLOB NOT NULL
       );
       CREATE INDEX IF NOT EXISTS ${TABLE}_url ON ${TABLE}(url);
       CREATE INDEX IF NOT EXISTS ${TABLE}_expires ON ${TABLE}(expires_at);
+      CREATE INDEX IF NOT EXISTS ${TABLE}_created ON ${TABLE}(created_at);
+      CREATE INDEX IF NOT EXISTS ${TABLE}_dead ON ${TABLE}(dead_at);
+      CREATE INDEX IF NOT EXISTS ${TABLE}_accessed ON ${TABLE}(accessed_at);
+      CREATE TABLE IF NOT EXISTS ${TOTALS} (
+        id INTEGER PRIMARY KEY CHECK (id = 0),
+        entries INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+      );
+      INSERT OR IGNORE INTO ${TOTALS} SELECT 0, count(*), coalesce(sum(weight), 0) FROM ${TABLE};
+      CREATE TRIGGER IF NOT EXISTS ${TABLE}_insert AFTER INSERT ON ${TABLE} BEGIN
+        UPDATE ${TOTALS} SET entries = entries + 1, bytes = bytes + NEW.weight WHERE id = 0;
+      END;
+      CREATE TRIGGER IF NOT EXISTS ${TABLE}_delete AFTER DELETE ON ${TABLE} BEGIN
+        UPDATE ${TOTALS} SET entries = entries - 1, bytes = bytes - OLD.weight WHERE id = 0;
+      END;
+      CREATE TRIGGER IF NOT EXISTS ${TABLE}_update AFTER UPDATE OF weight ON ${TABLE} BEGIN
+        UPDATE ${TOTALS} SET bytes = bytes - OLD.weight + NEW.weight WHERE id = 0;
+      END;
     `)
-    this.stmt = {
-      get: this.db.prepare<[string], Row>(`SELECT meta, body FROM ${TABLE} WHERE key = ?`).raw(true),
-      set: this.db.prepare(
-        `INSERT INTO ${TABLE} (key, url, method, status, created_at, expires_at, size, meta, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(key) DO UPDATE SET url = excluded.url, method = excluded.method, status = excluded.status,
-           created_at = excluded.created_at, expires_at = excluded.expires_at, size = excluded.size,
-           meta = excluded.meta, body = excluded.body`,
-      ),
-      delete: this.db.prepare(`DELETE FROM ${TABLE} WHERE key = ?`),
-      clear: this.db.prepare(`DELETE FROM ${TABLE}`),
-    }
+  }
+
+  private open(): void {
+    if (!this.db.open) throw new BackendError(`SQLiteBackend ${this.path} is closed`)
   }
 
   async get(key: string): Promise<CacheRecord | undefined> {
@@ -78,58 +180,210 @@ export class SQLiteBackend implements Backend {
 
   /** The synchronous read, for callers that want to skip a promise turn. */
   getSync(key: string): CacheRecord | undefined {
+    this.open()
     const row = this.stmt.get.get(key)
     if (row === undefined) return undefined
+    this.touches.add(key, recencyTick())
     return { meta: decodeMeta(row[0]), body: row[1] }
   }
 
+  touch(key: string): void {
+    if (this.db.open) this.touches.add(key, recencyTick())
+  }
+
   async set(key: string, record: CacheRecord): Promise<void> {
+    this.open()
     const m = record.meta
-    this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, record.body.byteLength, encodeMeta(m), record.body)
+    const meta = encodeMeta(m)
+    const weight = record.body.byteLength + Buffer.byteLength(meta)
+    this.touches.forget(key)
+    if (!fits(weight, this.limits)) {
+      // The old value is outdated either way; a new one too large to keep replaces it with nothing.
+      this.stmt.delete.run(key)
+      return
+    }
+    this.write(key, m, meta, weight, record.body)
+  }
+
+  /** Upsert and evict in one transaction that takes the write lock up front (BEGIN IMMEDIATE). */
+  private write(key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array): void {
+    this.writeTx.immediate(key, m, meta, weight, body)
+  }
+
+
+  private over(): [number, number] | undefined {
+    const { maxEntries, maxSize } = this.limits
+    if (maxEntries === Infinity && maxSize === Infinity) return undefined
+    const totals = this.stmt.totals.get()!
+    return totals[0] > maxEntries || totals[1] > maxSize ? totals : undefined
+  }
+
+  /** Inside the writing transaction: bring the store under its caps, sparing the entry just written. */
+  private enforceLimits(protect: string): void {
+    if (!this.over()) return
+    this.stmt.deleteDead.run(Date.now(), protect)
+    const totals = this.over()
+    if (!totals) return
+    // Recency must be exact before we choose by it.
+    this.touches.flushSync()
+    let entries = totals[0] - this.limits.maxEntries
+    let bytes = totals[1] - this.limits.maxSize
+    const victims: number[] = []
+    for (const [id, weight] of this.stmt.leastRecent.iterate(protect)) {
+      if (entries <= 0 && bytes <= 0) break
+      victims.push(id)
+      entries--
+      bytes -= weight
+    }
+    for (const id of victims) this.stmt.deleteId.run(id)
+  }
+
+  private writeTouches(batch: ReadonlyMap<string, number>): void {
+    if (!this.db.open) return
+    const run = this.db.transaction(() => {
+      for (const [key, at] of batch) this.stmt.touch.run(at, key, at)
+    })
+    run()
+  }
+
+  /** Write pending access times now, without waiting for another process's lock. */
+  flushTouches(): void {
+    if (!this.db.open || this.touches.size === 0) return
+    if (this.db.inTransaction) return this.touches.flushSync()
+    this.db.pragma('busy_timeout = 0')
+    try {
+      this.touches.flushSync()
+    } catch {
+      // Locked: they stay pending for the next flush.
+    } finally {
+      this.db.pragma(`busy_timeout = ${this.busyTimeout}`)
+    }
   }
 
   async delete(keys: readonly string[]): Promise<number> {
+    this.open()
     const run = this.db.transaction((list: readonly string[]) => {
       let n = 0
       for (const key of list) n += this.stmt.delete.run(key).changes
       return n
     })
-    return run(keys)
+    const n = run(keys)
+    for (const key of keys) this.touches.forget(key)
+    if (n > 0) this.shrink()
+    return n
   }
 
-  async *entries(filter: EntryFilter = {}): AsyncIterable<[string, EntryMeta]> {
-    const where: string[] = []
-    const params: Array<string | number> = []
+  /** Delete every entry matching the filter: one indexed statement. */
+  async deleteMatching(filter: EntryFilter): Promise<number> {
+    this.open()
+    const where = this.where(filter)
+    if (!where) return 0
+    const n = this.statement(`DELETE FROM ${TABLE}${where.sql}`).run(...where.params).changes
+    if (n > 0) this.shrink()
+    return n
+  }
+
+  private where(filter: EntryFilter): { sql: string; params: Params } | undefined {
+    const clauses: string[] = []
+    const params: Params = []
     if (filter.urls) {
-      if (filter.urls.length === 0) return
-      where.push(`url IN (${filter.urls.map(() => '?').join(', ')})`)
+      if (filter.urls.length === 0) return undefined
+      clauses.push(`url IN (${filter.urls.map(() => '?').join(', ')})`)
       params.push(...filter.urls)
     }
     if (filter.expiredAt !== undefined) {
-      where.push('expires_at IS NOT NULL AND expires_at <= ?')
+      clauses.push('expires_at <= ?')
       params.push(filter.expiredAt)
     }
     if (filter.createdBefore !== undefined) {
-      where.push('created_at < ?')
+      clauses.push('created_at < ?')
       params.push(filter.createdBefore)
     }
-    const sql = `SELECT key, meta FROM ${TABLE}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY id`
-    // Read the rows first: callers may delete while iterating, which an open cursor forbids.
-    const rows = this.db.prepare<Array<string | number>, [string, string]>(sql).raw(true).all(...params)
-    for (const [key, meta] of rows) {
-      try {
-        yield [key, decodeMeta(meta)]
-      } catch {
-        // An undecodable row is skipped here; a get() of it reports and removes it.
-      }
+    return { sql: clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '', params }
+  }
+
+  private statement(sql: string): Database.Statement<Params> {
+    let s = this.statements.get(sql)
+    if (!s) {
+      s = this.db.prepare<Params>(sql)
+      if (this.statements.size > 100) this.statements.clear()
+      this.statements.set(sql, s)
     }
+    return s
+  }
+
+  async *entries(filter: EntryFilter = {}): AsyncIterable<[string, EntryMeta]> {
+    this.open()
+    const where = this.where(filter)
+    if (!where) return
+    // Read the rows first: callers may delete while iterating, which an open cursor forbids.
+    const rows = this.db.prepare<Params, [string, string]>(`SELECT key, meta FROM ${TABLE}${where.sql} ORDER BY id`).raw(true).all(...where.params)
+    for (const [key, meta] of rows) {
+      let decoded: EntryMeta
+      try {
+        decoded = decodeMeta(meta)
+      } catch {
+        // An undecodable row is skipped here; a get() of it reports it and the engine removes it.
+        continue
+      }
+      yield [key, decoded]
+    }
+  }
+
+  async stats(): Promise<BackendStats> {
+    this.open()
+    const [entries, bytes] = this.stmt.totals.get()!
+    return { entries, bytes }
   }
 
   async clear(): Promise<void> {
+    this.open()
+    this.touches.clear()
     this.stmt.clear.run()
+    this.shrink()
+  }
+
+  /**
+   * After a large delete, hand free pages back to the file system: incremental vacuum moves
+   * pages from the end of the file into the holes, then a checkpoint truncates the file. Skipped
+   * when few pages are free (the next writes reuse them) or when the file was not created with
+   * auto_vacuum=INCREMENTAL (then only vacuum() shrinks it).
+   */
+  private shrink(): void {
+    const free = this.db.pragma('freelist_count', { simple: true }) as number
+    if (free === 0 || this.db.pragma('auto_vacuum', { simple: true }) !== 2) return
+    const pageSize = this.db.pragma('page_size', { simple: true }) as number
+    const pages = this.db.pragma('page_count', { simple: true }) as number
+    if (free * pageSize < SHRINK_MIN_BYTES || free < pages * SHRINK_MIN_SHARE) return
+    this.db.pragma('incremental_vacuum')
+    this.db.pragma('wal_checkpoint(PASSIVE)')
+  }
+
+  /** Rebuild the file (VACUUM) and truncate the WAL: every free byte goes back to the file system. */
+  async vacuum(): Promise<void> {
+    this.open()
+    this.flushTouches()
+    this.db.exec('VACUUM')
+    this.db.pragma('wal_checkpoint(TRUNCATE)')
+  }
+
+  /** Take the lease on `key` (cross-process coalescing, see lease.ts); one conditional upsert. */
+  async acquireLease(key: string, owner: string, ttlMs: number): Promise<boolean> {
+    this.open()
+    this.leases ??= new SQLiteLeases(this.db)
+    return this.leases.acquire(key, owner, ttlMs)
+  }
+
+  async releaseLease(key: string, owner: string): Promise<void> {
+    this.open()
+    this.leases ??= new SQLiteLeases(this.db)
+    this.leases.release(key, owner)
   }
 
   async close(): Promise<void> {
-    if (this.db.open) this.db.close()
+    if (!this.db.open) return
+    this.touches.stop()
+    this.flushTouches()
+    this.db.close()
   }
 }

@@ -1,0 +1,92 @@
+/**
+ * What every backend shares about limits and eviction: option checks, an entry's weight, when an
+ * entry is of no use any more, and a recency clock. Eviction order everywhere: entries that are
+ * of no use first (expired and past every stale window), then the least recently used.
+ */
+import { ConfigError, show } from '../errors.js'
+import { encodeMeta } from '../entry.js'
+import type { EntryMeta } from '../types.js'
+
+/** Size limits every backend takes. */
+export interface BackendLimits {
+  /** Most entries kept; the least recently used go first. */
+  maxEntries?: number
+  /** Most bytes kept: bodies plus metadata (the entry's JSON). */
+  maxSize?: number
+  /** Largest entry (body plus metadata) stored; a larger one is silently not stored. */
+  maxEntrySize?: number
+}
+
+export interface Limits {
+  maxEntries: number
+  maxSize: number
+  maxEntrySize: number
+}
+
+/** Reject option objects with names we do not know: a typo must not be silently ignored. */
+export function checkOptions(options: unknown, known: readonly string[], where: string): Record<string, unknown> {
+  if (options === undefined) return {}
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ConfigError(`${where} options: expected an object; got ${show(options)}`)
+  }
+  for (const name of Object.keys(options)) {
+    if (!known.includes(name)) throw new ConfigError(`${where}: unknown option '${name}' (known: ${known.join(', ')})`)
+  }
+  return options as Record<string, unknown>
+}
+
+/** A positive whole number or Infinity. */
+export function positive(value: unknown, option: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !(value > 0) || (!Number.isInteger(value) && value !== Infinity)) {
+    throw new ConfigError(`${option}: expected a positive whole number; got ${show(value)}`)
+  }
+  return value
+}
+
+export const LIMIT_OPTIONS = ['maxEntries', 'maxSize', 'maxEntrySize'] as const
+
+export function resolveLimits(o: Record<string, unknown>, where: string, defaults: Partial<Limits> = {}): Limits {
+  return {
+    maxEntries: positive(o.maxEntries, `${where} maxEntries`, defaults.maxEntries ?? Infinity),
+    maxSize: positive(o.maxSize, `${where} maxSize`, defaults.maxSize ?? Infinity),
+    maxEntrySize: positive(o.maxEntrySize, `${where} maxEntrySize`, defaults.maxEntrySize ?? Infinity),
+  }
+}
+
+/** Bytes an entry counts for against `maxSize`: body plus its metadata as stored (JSON). */
+export function weigh(meta: EntryMeta, bodyBytes: number): number {
+  return bodyBytes + Buffer.byteLength(encodeMeta(meta))
+}
+
+/** Whether an entry of this weight may be stored at all under these limits. */
+export function fits(weight: number, limits: Limits): boolean {
+  return weight <= limits.maxEntrySize && weight <= limits.maxSize
+}
+
+/**
+ * From when (ms) an entry is of no use at all: expired, and past its stale-if-error and
+ * stale-while-revalidate windows. null: never (no expiry, or stale-if-error without limit).
+ * Such entries are evicted before any live one.
+ */
+export function deadAt(meta: EntryMeta): number | null {
+  if (meta.expiresAt === null || meta.staleIfErrorUntil === null) return null
+  return Math.max(meta.expiresAt, meta.staleIfErrorUntil, meta.staleWhileRevalidateUntil)
+}
+
+export function isDead(meta: EntryMeta, now: number): boolean {
+  const at = deadAt(meta)
+  return at !== null && at <= now
+}
+
+let lastTick = 0
+
+/**
+ * Recency stamps: microseconds since the epoch, strictly increasing within a process, so two
+ * uses in the same millisecond still have an order.
+ */
+export function recencyTick(): number {
+  const now = Date.now() * 1000
+  lastTick = now > lastTick ? now : lastTick + 1
+  return lastTick
+}

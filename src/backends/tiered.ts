@@ -1,0 +1,135 @@
+/**
+ * TieredBackend: a small in-memory LRU in front of any other backend. Reads go to memory first
+ * and fill it from the backend behind (read-through); writes go to the backend, then to memory
+ * (write-through); deletes and clears reach both. A hot entry is answered from memory with no
+ * disk read, and its use is passed on to the backend behind (`touch`) so that the backend's LRU
+ * does not evict it for lack of reads.
+ *
+ * The memory tier belongs to this process: what another process deletes or overwrites in a
+ * shared backend stays visible here until this process's copy is evicted or replaced.
+ */
+import { ConfigError, show } from '../errors.js'
+import type { Backend, BackendStats, CacheRecord, EntryFilter, EntryMeta } from '../types.js'
+import { checkOptions, weigh } from './limits.js'
+import { MemoryBackend, type MemoryBackendOptions } from './memory.js'
+
+export interface TieredBackendOptions {
+  /** The store of record behind the memory tier (SQLite, File, …). Closed with this backend. */
+  backend: Backend
+  /** Limits of the memory tier. Default: 1000 entries, 32 MiB, entries up to 1 MiB. */
+  memory?: MemoryBackendOptions
+}
+
+export class TieredBackend implements Backend {
+  /** The memory tier. */
+  readonly front: MemoryBackend
+  /** The backend behind it. */
+  readonly back: Backend
+  acquireLease?: NonNullable<Backend['acquireLease']>
+  releaseLease?: NonNullable<Backend['releaseLease']>
+  /** Keys being read from the backend behind, and how many reads of each are under way. */
+  private readonly reading = new Map<string, number>()
+  /** Keys written or deleted while a read of them was under way: that read must not fill memory. */
+  private readonly overtaken = new Set<string>()
+
+  constructor(options: TieredBackendOptions) {
+    const o = checkOptions(options, ['backend', 'memory'], 'TieredBackend')
+    const back = o.backend as Backend | undefined
+    if (typeof back !== 'object' || back === null || typeof back.get !== 'function' || typeof back.set !== 'function') {
+      throw new ConfigError(`TieredBackend backend: expected a Backend instance; got ${show(back)}`)
+    }
+    this.back = back
+    // Leases (cross-process coalescing) are the shared backend's business.
+    if (back.acquireLease) this.acquireLease = back.acquireLease.bind(back)
+    if (back.releaseLease) this.releaseLease = back.releaseLease.bind(back)
+    this.front = new MemoryBackend({ maxEntries: 1000, maxSize: 32 * 1024 * 1024, maxEntrySize: 1024 * 1024, ...(o.memory as MemoryBackendOptions | undefined) })
+  }
+
+  async get(key: string): Promise<CacheRecord | undefined> {
+    const hot = await this.front.get(key)
+    if (hot) {
+      this.back.touch?.(key)
+      return hot
+    }
+    this.reading.set(key, (this.reading.get(key) ?? 0) + 1)
+    try {
+      const record = await this.back.get(key)
+      if (record && !this.overtaken.has(key)) await this.front.set(key, record)
+      return record
+    } finally {
+      const n = this.reading.get(key)! - 1
+      if (n > 0) this.reading.set(key, n)
+      else {
+        this.reading.delete(key)
+        this.overtaken.delete(key)
+      }
+    }
+  }
+
+  private overtake(keys: Iterable<string>): void {
+    for (const key of keys) if (this.reading.has(key)) this.overtaken.add(key)
+  }
+
+  touch(key: string): void {
+    this.front.touch(key)
+    this.back.touch?.(key)
+  }
+
+  async set(key: string, record: CacheRecord): Promise<void> {
+    this.overtake([key])
+    try {
+      await this.back.set(key, record)
+    } catch (error) {
+      // Memory must never hold what the store of record does not.
+      await this.front.delete([key])
+      throw error
+    }
+    await this.front.set(key, record)
+  }
+
+  async delete(keys: readonly string[]): Promise<number> {
+    this.overtake(keys)
+    await this.front.delete(keys)
+    return this.back.delete(keys)
+  }
+
+  async deleteMatching(filter: EntryFilter): Promise<number> {
+    this.overtake(this.reading.keys())
+    await this.front.deleteMatching(filter)
+    if (this.back.deleteMatching) return this.back.deleteMatching(filter)
+    const keys: string[] = []
+    for await (const [key] of this.back.entries(filter)) keys.push(key)
+    return keys.length === 0 ? 0 : this.back.delete(keys)
+  }
+
+  /** Listing is the backend's: memory holds a subset. */
+  entries(filter?: EntryFilter): AsyncIterable<[string, EntryMeta]> {
+    return this.back.entries(filter)
+  }
+
+  async stats(): Promise<BackendStats> {
+    if (this.back.stats) return this.back.stats()
+    let entries = 0
+    let bytes = 0
+    for await (const [, meta] of this.back.entries()) {
+      entries++
+      bytes += weigh(meta, meta.size)
+    }
+    return { entries, bytes }
+  }
+
+  async clear(): Promise<void> {
+    this.overtake(this.reading.keys())
+    await this.front.clear()
+    await this.back.clear()
+  }
+
+  async vacuum(): Promise<void> {
+    await this.back.vacuum?.()
+  }
+
+  async close(): Promise<void> {
+    await this.front.close()
+    await this.back.close()
+  }
+}
