@@ -12,6 +12,7 @@ export interface StatusParts {
   fwd?: Forward
   fwdStatus?: number
   stored?: boolean
+  collapsed?: boolean
   ttl?: number
   key?: string
   detail?: string
@@ -19,12 +20,14 @@ export interface StatusParts {
 
 export function formatCacheStatus(p: StatusParts): string {
   let out = CACHE_NAME
-  // RFC 9211 §2.1 hit, §2.2 fwd, §2.3 fwd-status, §2.4 ttl (may be negative), §2.5 stored, §2.7 key, §2.8 detail.
+  // RFC 9211 §2.1 hit, §2.2 fwd, §2.3 fwd-status, §2.4 ttl (may be negative), §2.5 stored,
+  // §2.6 collapsed, §2.7 key, §2.8 detail.
   if (p.hit) out += '; hit'
   if (p.fwd !== undefined) out += `; fwd=${p.fwd}`
   if (p.fwdStatus !== undefined) out += `; fwd-status=${p.fwdStatus}`
   if (p.ttl !== undefined && Number.isFinite(p.ttl)) out += `; ttl=${Math.round(p.ttl)}`
   if (p.stored) out += '; stored'
+  if (p.collapsed) out += '; collapsed'
   if (p.key !== undefined) out += `; key="${p.key}"`
   if (p.detail !== undefined) out += `; detail="${p.detail.replace(/["\\]/g, '')}"`
   return out
@@ -66,6 +69,7 @@ export function parseCacheStatus(value: string | null | undefined): StatusParts 
     const val = raw.replace(/^"(.*)"$/s, '$1').replace(/\\(.)/g, '$1')
     if (name === 'hit') out.hit = true
     else if (name === 'stored') out.stored = true
+    else if (name === 'collapsed') out.collapsed = true
     else if (name === 'fwd') out.fwd = val as StatusParts['fwd'] & string
     else if (name === 'fwd-status') out.fwdStatus = Number(val)
     else if (name === 'ttl') out.ttl = Number(val)

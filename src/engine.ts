@@ -14,6 +14,8 @@ import { redactHeaders } from './normalize.js'
 import type { RequestOptions, Settings } from './options.js'
 import { mergeHeaders, validatorHeaders } from './policy.js'
 import type { Scope } from './scope.js'
+import { Flights } from './coalesce.js'
+import { Leases } from './lease.js'
 import { EngineStats } from './stats.js'
 import type { Backend, CacheRecord, EntryMeta, HeaderMap, RequestInfoForKey } from './types.js'
 
@@ -34,6 +36,9 @@ export interface Prepared {
 
 export type Bypass = { bypass: true; reason: string; fwd: 'bypass' | 'method' }
 
+/** A write decision, with the moment it was taken when it says store. */
+export type Decided = Exclude<WriteDecision, { action: 'store' }> | (Extract<WriteDecision, { action: 'store' }> & { decidedAt: number })
+
 export interface Lookup {
   action: ReadAction
   record: CacheRecord | undefined
@@ -43,6 +48,10 @@ export interface Lookup {
 
 export class Engine {
   readonly stats = new EngineStats()
+  /** Identical concurrent misses in this process, by primary key. */
+  readonly flights = new Flights()
+  /** The same across processes, through the backend's leases. */
+  readonly leases = new Leases(this)
   private readonly pending = new Set<Promise<unknown>>()
   private readonly refreshing = new Set<string>()
   private closed = false
@@ -139,7 +148,9 @@ export class Engine {
     return headers
   }
 
-  decideWrite(p: Prepared, status: number, headers: HeaderMap): WriteDecision {
+  /** decideWrite at this moment; a store decision remembers the moment, so createdAt matches it. */
+  decideWrite(p: Prepared, status: number, headers: HeaderMap): Decided {
+    const now = this.now()
     const d = decideWrite({
       method: p.method,
       url: p.url,
@@ -148,10 +159,10 @@ export class Engine {
       headers,
       settings: this.settings,
       options: p.options,
-      now: this.now(),
+      now,
     })
     debug('%s %s: response %d %s (%s)', p.method, p.url, status, d.action, d.reason)
-    return d
+    return d.action === 'store' ? { ...d, decidedAt: now } : d
   }
 
   /** The key a response to this request is stored under: the variant key under Vary. */
@@ -160,8 +171,8 @@ export class Engine {
   }
 
   /** Store a complete response. Resolves once written; failures are reported, never thrown. */
-  store(p: Prepared, status: number, statusText: string, headers: HeaderMap, body: Uint8Array, d: WriteDecision & { action: 'store' }): Promise<void> {
-    const now = this.now()
+  store(p: Prepared, status: number, statusText: string, headers: HeaderMap, body: Uint8Array, d: Decided & { action: 'store' }): Promise<void> {
+    const now = d.decidedAt
     const requestHeaders = redactHeaders(p.headers, this.settings.ignoredHeaders)
     const base = { v: 1 as const, method: p.method, url: p.url, status, statusText, requestHeaders, createdAt: now }
     const meta: EntryMeta = {
@@ -192,14 +203,14 @@ export class Engine {
    * A 304 answered a revalidation: merge its fields into the stored ones (RFC 9111 §4.3.4),
    * recompute freshness, keep the stored body. Returns the updated entry to serve.
    */
-  refreshed(p: Prepared, record: CacheRecord, notModified: HeaderMap): CacheRecord {
+  refreshed(p: Prepared, record: CacheRecord, notModified: HeaderMap): { record: CacheRecord; written: Promise<void> } {
     const headers = mergeHeaders(record.meta.headers, notModified)
     const d = this.decideWrite(p, record.meta.status, headers)
-    const now = this.now()
+    const now = d.action === 'store' ? d.decidedAt : this.now()
     if (d.action !== 'store') {
       // The new fields forbid storing (e.g. no-store): serve this once, drop the entry.
-      this.track(this.backend.delete([record.meta.key]).catch((e: unknown) => this.report(new BackendError('delete failed', e))))
-      return { meta: { ...record.meta, headers, createdAt: now, initialAge: 0, expiresAt: now }, body: record.body }
+      const written = this.track(this.backend.delete([record.meta.key]).then(() => undefined, (e: unknown) => this.report(new BackendError('delete failed', e))))
+      return { record: { meta: { ...record.meta, headers, createdAt: now, initialAge: 0, expiresAt: now }, body: record.body }, written }
     }
     const meta: EntryMeta = {
       ...record.meta,
@@ -212,10 +223,10 @@ export class Engine {
       mustRevalidate: d.mustRevalidate,
     }
     const updated = { meta, body: record.body }
-    if (!this.settings.readOnly) {
-      this.track(this.backend.set(meta.key, updated).catch((e: unknown) => this.report(new BackendError(`write of ${meta.key} failed`, e))))
-    }
-    return updated
+    const written = this.settings.readOnly
+      ? Promise.resolve()
+      : this.track(this.backend.set(meta.key, updated).catch((e: unknown) => this.report(new BackendError(`write of ${meta.key} failed`, e))))
+    return { record: updated, written }
   }
 
   validators(record: CacheRecord, p: Prepared): Record<string, string> {

@@ -5,16 +5,19 @@
  */
 import type { Dispatcher } from 'undici'
 import { Cache } from './cache.js'
-import { formatCacheStatus } from './cache-status.js'
+import { formatCacheStatus, type Forward } from './cache-status.js'
+import { Flight, type FlightResult } from './coalesce.js'
+import type { WaitOutcome } from './lease.js'
+import { remainingTtl, staleIfErrorAllows } from './decide-read.js'
 import { createEngine } from './create.js'
 import { debug } from './debug.js'
-import type { Engine, Prepared } from './engine.js'
+import { appendCacheStatus, type Engine, type Prepared } from './engine.js'
 import { ForwardHandler } from './handlers/forward.js'
 import { InvalidateHandler } from './handlers/invalidate.js'
-import { serve } from './handlers/serve.js'
+import { fail, serve } from './handlers/serve.js'
 import { dispatchUrl, headerRecord, readBody } from './request.js'
-import { currentScope } from './scope.js'
-import type { CacheOptions } from './types.js'
+import { currentScope, type Scope } from './scope.js'
+import type { CacheOptions, CacheRecord } from './types.js'
 import { assertNever } from './util.js'
 
 type Dispatch = Dispatcher.Dispatch
@@ -55,7 +58,7 @@ function intercept(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
   return true
 }
 
-async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: ReturnType<typeof currentScope>): Promise<void> {
+async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: Scope | undefined, collapsed?: Forward): Promise<void> {
   const headers = headerRecord(opts.headers)
   const read = await readBody(opts.body)
   if (!read.ok) {
@@ -70,11 +73,18 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
     return
   }
   const { action, record } = await engine.lookup(prepared)
+  const forward = (fwd: Forward, revalidating: boolean, flight: Flight | undefined): void => {
+    const plain = (f: Flight | undefined) => next(forwardOpts, new ForwardHandler(engine, prepared, handler, { record, revalidating: false, fwd, flight: f }))
+    if (!revalidating) return void plain(flight)
+    const conditional = { ...headers, ...engine.validators(record!, prepared) }
+    next({ ...forwardOpts, headers: conditional }, new ForwardHandler(engine, prepared, handler, { record, revalidating: true, fwd, flight, retry: plain }))
+  }
   switch (action.action) {
     case 'serve': {
       engine.stats.count('hits', prepared.url)
       if (action.stale) engine.stats.count('staleServed', prepared.url)
-      const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record!.meta.key, ...(action.stale ? { detail: action.reason } : {}) })
+      const parts = collapsed ? { fwd: collapsed, collapsed: true } : { hit: true }
+      const status = formatCacheStatus({ ...parts, ttl: action.ttl, key: record!.meta.key, ...(action.stale ? { detail: action.reason } : {}) })
       serve(handler, { ...record!.meta, headers: engine.hitHeaders(record!.meta, status), body: record!.body }, method)
       return
     }
@@ -86,15 +96,38 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
       refreshInBackground(engine, next, forwardOpts, headers, prepared, record!)
       return
     }
-    case 'revalidate': {
-      const conditional = { ...headers, ...engine.validators(record!, prepared) }
-      const retry = () => next(forwardOpts, new ForwardHandler(engine, prepared, handler, { record, revalidating: false, fwd: 'stale' }))
-      next({ ...forwardOpts, headers: conditional }, new ForwardHandler(engine, prepared, handler, { record, revalidating: true, fwd: 'stale', retry }))
+    case 'revalidate':
+    case 'fetch': {
+      const fwd: Forward = action.action === 'fetch' ? action.fwd : 'stale'
+      const revalidating = action.action === 'revalidate'
+      if (collapsed !== undefined || !coalescible(prepared)) return forward(fwd, revalidating, undefined)
+      const waiting = engine.flights.join(prepared.key)
+      if (waiting) {
+        const result = await waiting.done
+        return follow(engine, next, opts, forwardOpts, handler, method, scope, prepared, record, fwd, result)
+      }
+      let held = false
+      const flight = engine.flights.lead(prepared.key, () => {
+        if (held) engine.leases.release(prepared.key)
+      })
+      try {
+        if (engine.leases.supported) {
+          const seen = record?.meta.createdAt
+          let outcome: WaitOutcome | 'busy' = await engine.leases.acquireFor(prepared, seen)
+          if (outcome === 'busy') outcome = await engine.leases.waitForOther(prepared, seen)
+          if (outcome === 'stored') {
+            flight.resolve({ kind: 'stored' })
+            return run(engine, next, opts, handler, method, scope, fwd)
+          }
+          held = outcome === 'acquired'
+        }
+        forward(fwd, revalidating, flight)
+      } catch (error) {
+        flight.resolve({ kind: 'pass' })
+        throw error
+      }
       return
     }
-    case 'fetch':
-      next(forwardOpts, new ForwardHandler(engine, prepared, handler, { record, revalidating: false, fwd: action.fwd }))
-      return
     case 'gateway-timeout': {
       // RFC 9111 §5.2.1.7: only-if-cached with nothing usable stored.
       const status = formatCacheStatus({ detail: action.reason })
@@ -106,24 +139,77 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
   }
 }
 
-/** RFC 5861 §3: refresh a stale entry after serving it; one refresh per entry at a time. */
-function refreshInBackground(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOptions, headers: Record<string, string>, p: Prepared, record: NonNullable<Awaited<ReturnType<Engine['lookup']>>['record']>): void {
-  if (!engine.beginRefresh(record.meta.key)) return
-  const done = new Promise<void>((resolve) => {
-    const finish = () => {
-      engine.endRefresh(record.meta.key)
-      resolve()
+/** Requests that asked for the origin themselves (no-cache, reload) are not folded into others. */
+function coalescible(p: Prepared): boolean {
+  if (p.modes.forceRefresh || p.modes.refresh) return false
+  return !/no-cache/i.test(p.headers['cache-control'] ?? '') && !/no-cache/i.test(p.headers.pragma ?? '')
+}
+
+/** A waiter's turn, once the flight it joined has an outcome. */
+async function follow(
+  engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOptions, forwardOpts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler,
+  method: string, scope: Scope | undefined, p: Prepared, record: CacheRecord | undefined, fwd: Forward, result: FlightResult,
+): Promise<void> {
+  const own = () => void next(forwardOpts, new ForwardHandler(engine, p, handler, { record, revalidating: false, fwd }))
+  switch (result.kind) {
+    case 'stored':
+      // Look again: the entry (or this request's Vary variant, or nothing) is now in the store.
+      return run(engine, next, opts, handler, method, scope, fwd)
+    case 'response': {
+      // An unstorable response is shared only with requests that would have got the same one.
+      if (result.vary.some((name) => result.requestHeaders[name] !== p.headers[name])) return own()
+      engine.stats.count('hits', p.url)
+      const status = formatCacheStatus({ fwd, collapsed: true, key: p.key })
+      const headers = { ...result.response.headers, 'cache-status': appendCacheStatus(result.response.headers['cache-status'], status) }
+      serve(handler, { ...result.response, headers }, method)
+      return
     }
-    const silent: Dispatcher.DispatchHandler = { ...SILENT, onResponseEnd: finish, onResponseError: finish }
-    queueMicrotask(() => {
-      try {
-        const conditional = { ...headers, ...engine.validators(record, p) }
-        const retry = () => next(opts, new ForwardHandler(engine, p, silent, { record, revalidating: false, fwd: 'stale' }))
-        next({ ...opts, headers: conditional }, new ForwardHandler(engine, p, silent, { record, revalidating: true, fwd: 'stale', retry }))
-      } catch (error) {
-        engine.report(error)
-        finish()
+    case 'error': {
+      if (record && staleIfErrorAllows(record.meta, engine.now())) {
+        engine.stats.count('hits', p.url)
+        engine.stats.count('staleServed', p.url)
+        const status = formatCacheStatus({ fwd: 'stale', collapsed: true, ttl: remainingTtl(record.meta, engine.now()), key: record.meta.key, detail: `stale-if-error: ${result.error.message}` })
+        serve(handler, { ...record.meta, headers: engine.hitHeaders(record.meta, status), body: record.body }, method)
+        return
       }
+      fail(handler, result.error)
+      return
+    }
+    case 'pass':
+      return own()
+    default:
+      assertNever(result)
+  }
+}
+
+/**
+ * RFC 5861 §3: refresh a stale entry after serving it; one refresh per entry at a time in this
+ * process, and across processes when the backend has leases (the holder refreshes, others skip).
+ */
+function refreshInBackground(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOptions, headers: Record<string, string>, p: Prepared, record: CacheRecord): void {
+  if (!engine.beginRefresh(record.meta.key)) return
+  const refresh = async () => {
+    const held = engine.leases.supported ? await engine.leases.acquire(p.key) : false
+    if (engine.leases.supported && !held) return
+    try {
+      // A private flight (no one joins it) settles once the refreshed entry is written.
+      const flight = new Flight(p.key, () => {})
+      const conditional = { ...headers, ...engine.validators(record, p) }
+      const plain = (f: Flight | undefined) => next(opts, new ForwardHandler(engine, p, SILENT, { record, revalidating: false, fwd: 'stale', flight: f }))
+      next({ ...opts, headers: conditional }, new ForwardHandler(engine, p, SILENT, { record, revalidating: true, fwd: 'stale', retry: plain, flight }))
+      await flight.done
+    } finally {
+      if (held) engine.leases.release(p.key)
+    }
+  }
+  const done = new Promise<void>((resolve) => {
+    queueMicrotask(() => {
+      refresh()
+        .catch((error: unknown) => engine.report(error))
+        .finally(() => {
+          engine.endRefresh(record.meta.key)
+          resolve()
+        })
     })
   })
   engine.track(done)

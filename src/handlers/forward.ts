@@ -1,18 +1,19 @@
 /**
  * The handler between the origin and the caller on every forwarded request. It passes the
  * response through as it arrives while capturing it for the store, answers a 304 to our own
- * revalidation with the stored body, and stands a stale copy in for errors (stale-if-error).
+ * revalidation with the stored body, stands a stale copy in for errors (stale-if-error), and
+ * settles the coalescing flight it leads so that waiting callers are never left hanging.
  */
 import type { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import { formatCacheStatus, type Forward } from '../cache-status.js'
-import { remainingTtl, staleIfErrorAllows } from '../decide-read.js'
-import type { WriteDecision } from '../decide-write.js'
-import { appendCacheStatus, type Engine, type Prepared } from '../engine.js'
+import type { Flight } from '../coalesce.js'
 import { debug } from '../debug.js'
+import { remainingTtl, staleIfErrorAllows } from '../decide-read.js'
+import { appendCacheStatus, type Decided, type Engine, type Prepared } from '../engine.js'
 import { notModifiedMatches } from '../policy.js'
 import type { CacheRecord, HeaderMap } from '../types.js'
-import { LocalController } from './controller.js'
+import { CallerController, LocalController } from './controller.js'
 import { deliver } from './serve.js'
 
 type Mode = 'waiting' | 'pass' | 'cached' | 'retry' | 'done'
@@ -24,19 +25,24 @@ export interface ForwardOptions {
   revalidating: boolean
   fwd: Forward
   /** Send the request again without our validators (after a 304 that is not for our entry). */
-  retry?: () => void
+  retry?: (flight: Flight | undefined) => void
+  /** The coalescing flight this request leads, settled when its outcome is known. */
+  flight?: Flight | undefined
 }
 
 export class ForwardHandler implements Dispatcher.DispatchHandler {
   private mode: Mode = 'waiting'
   private requestStarted = false
-  private decision: WriteDecision | undefined
+  private controller: CallerController | undefined
+  private decision: Decided | undefined
+  private capturing = false
   private chunks: Buffer[] = []
   private size = 0
   private status = 0
   private statusText = ''
   private headers: HeaderMap = {}
   private served: CacheRecord | undefined
+  private written: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly engine: Engine,
@@ -45,28 +51,37 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     private readonly opts: ForwardOptions,
   ) {}
 
+  /** The caller's view of the upstream controller: its abort is told apart from the origin's faults. */
+  private caller(upstream: Dispatcher.DispatchController): CallerController {
+    if (this.controller?.upstream !== upstream) this.controller = new CallerController(upstream)
+    return this.controller
+  }
+
   onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
     this.requestStarted = true
-    this.downstream.onRequestStart?.(controller, context)
+    this.downstream.onRequestStart?.(this.caller(controller), context)
   }
 
   onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: import('node:stream').Duplex): void {
-    this.downstream.onRequestUpgrade?.(controller, statusCode, headers, socket)
+    this.downstream.onRequestUpgrade?.(this.caller(controller), statusCode, headers, socket)
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+  onResponseStart(upstream: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+    const controller = this.caller(upstream)
     const h = headers as HeaderMap
-    const { record } = this.opts
+    const { record, flight } = this.opts
     const { engine, p } = this
     if (record && this.opts.revalidating && statusCode === 304 && notModifiedMatches(record.meta.headers, h)) {
       // RFC 9111 §4.3.4: the stored response is still good; refresh it and serve its body.
       engine.stats.count('revalidations', p.url)
       engine.stats.count('hits', p.url)
-      this.served = engine.refreshed(p, record, h)
+      const { record: served, written } = engine.refreshed(p, record, h)
+      this.served = served
+      this.written = written
       this.mode = 'cached'
-      const ttl = remainingTtl(this.served.meta, engine.now())
-      const status = formatCacheStatus({ fwd: 'stale', fwdStatus: 304, ttl, key: this.served.meta.key })
-      this.downstream.onResponseStart?.(controller, this.served.meta.status, engine.hitHeaders(this.served.meta, status), this.served.meta.statusText)
+      const ttl = remainingTtl(served.meta, engine.now())
+      const status = formatCacheStatus({ fwd: 'stale', fwdStatus: 304, ttl, key: served.meta.key })
+      this.downstream.onResponseStart?.(controller, served.meta.status, engine.hitHeaders(served.meta, status), served.meta.statusText)
       return
     }
     if (record && this.opts.revalidating && statusCode === 304 && this.opts.retry) {
@@ -79,6 +94,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     if (record && statusCode >= 500 && staleIfErrorAllows(record.meta, engine.now())) {
       // RFC 5861 §4 stale-if-error: a 5xx may be answered with the stale copy.
       this.mode = 'done'
+      flight?.resolve({ kind: 'error', error: new Error(`origin answered ${statusCode}`) })
       this.serveStale(statusCode)
       return
     }
@@ -89,6 +105,10 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     this.headers = h
     const d = engine.decideWrite(p, statusCode, h)
     this.decision = d
+    // Capture for the store, or for callers already waiting on this flight even if it is not
+    // storable (later joiners of an unstorable, uncaptured response fetch for themselves).
+    this.capturing = d.action === 'store' || (flight !== undefined && flight.waiters > 0)
+    if (flight && this.capturing) controller.ignorePause = true
     const fwdStatus = this.opts.revalidating ? statusCode : undefined
     const key = d.action === 'store' ? engine.entryKey(p, d.vary) : p.key
     const cacheStatus = formatCacheStatus({ fwd: this.opts.fwd, ...(fwdStatus === undefined ? {} : { fwdStatus }), stored: d.action === 'store', key })
@@ -96,48 +116,64 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     this.downstream.onResponseStart?.(controller, statusCode, out, statusMessage)
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(upstream: Dispatcher.DispatchController, chunk: Buffer): void {
     if (this.mode !== 'pass') return
-    if (this.decision?.action === 'store') {
+    if (this.capturing) {
       this.size += chunk.byteLength
       if (this.size > this.engine.settings.maxEntrySize) {
-        // Over maxEntrySize: stream it through uncached.
-        this.decision = { action: 'skip', reason: 'body over maxEntrySize' }
+        // Over maxEntrySize: stream it through uncached, and share nothing.
+        this.capturing = false
+        this.caller(upstream).ignorePause = false
+        if (this.decision?.action === 'store') this.decision = { action: 'skip', reason: 'body over maxEntrySize' }
         this.chunks = []
       } else {
         this.chunks.push(chunk)
       }
     }
-    this.downstream.onResponseData?.(controller, chunk)
+    this.downstream.onResponseData?.(this.caller(upstream), chunk)
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+  onResponseEnd(upstream: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    const controller = this.caller(upstream)
+    const { flight } = this.opts
     if (this.mode === 'cached' && this.served) {
       this.mode = 'done'
-      const body = this.p.method === 'HEAD' ? new Uint8Array(0) : this.served.body
+      const served = this.served
+      void this.written.then(() => flight?.resolve({ kind: 'stored' }))
+      const body = this.p.method === 'HEAD' ? new Uint8Array(0) : served.body
       if (body.byteLength > 0) this.downstream.onResponseData?.(controller, Buffer.from(body.buffer, body.byteOffset, body.byteLength))
       this.downstream.onResponseEnd?.(controller, {})
       return
     }
     if (this.mode === 'retry') {
       this.mode = 'done'
-      this.opts.retry?.()
+      this.opts.retry?.(flight)
       return
     }
     if (this.mode !== 'pass') return
     this.mode = 'done'
     const d = this.decision
-    if (d?.action === 'store') {
-      // Only a body that arrived whole is stored; an aborted or failed one never reaches here.
-      void this.engine.store(this.p, this.status, this.statusText, this.headers, Buffer.concat(this.chunks, this.size), d)
-    }
+    const body = this.capturing ? Buffer.concat(this.chunks, this.size) : undefined
     this.chunks = []
+    if (d?.action === 'store' && body) {
+      // Only a body that arrived whole is stored; an aborted or failed one never reaches here.
+      const stored = this.engine.store(this.p, this.status, this.statusText, this.headers, body, d)
+      void stored.then(() => flight?.resolve({ kind: 'stored' }))
+    } else if (flight && body) {
+      const response = { status: this.status, statusText: this.statusText, headers: this.headers, body }
+      flight.resolve({ kind: 'response', response, vary: d?.action === 'store' ? d.vary : [], requestHeaders: this.p.headers })
+    } else {
+      flight?.resolve({ kind: 'pass' })
+    }
     this.downstream.onResponseEnd?.(controller, trailers)
   }
 
-  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
-    const { record } = this.opts
-    if (this.mode === 'waiting' && record && staleIfErrorAllows(record.meta, this.engine.now())) {
+  onResponseError(upstream: Dispatcher.DispatchController | null, error: Error): void {
+    const { record, flight } = this.opts
+    const callerAborted = this.controller?.abortedByCaller ?? false
+    // The leader's own caller giving up is not the origin failing: waiters fetch for themselves.
+    flight?.resolve(callerAborted ? { kind: 'pass' } : { kind: 'error', error })
+    if (!callerAborted && this.mode === 'waiting' && record && staleIfErrorAllows(record.meta, this.engine.now())) {
       // RFC 5861 §4: a network error may be answered with the stale copy too.
       this.mode = 'done'
       this.serveStale(undefined, error)
@@ -146,6 +182,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     if (this.mode === 'done' && !this.served) return
     this.mode = 'done'
     this.chunks = []
+    const controller = upstream ? this.caller(upstream) : (this.controller ?? new LocalController())
     this.downstream.onResponseError?.(controller, error)
   }
 

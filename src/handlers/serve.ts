@@ -52,3 +52,16 @@ export async function deliver(
     if (!controller.aborted) handler.onResponseError?.(controller, error as Error)
   }
 }
+
+/** Deliver an error to a handler that has not started: as a connection failure would. */
+export function fail(handler: Dispatcher.DispatchHandler, error: Error): void {
+  const controller = new LocalController()
+  queueMicrotask(() => {
+    try {
+      handler.onRequestStart?.(controller, {})
+    } catch {
+      // The handler is failing anyway; its error is the one to report.
+    }
+    handler.onResponseError?.(controller, error)
+  })
+}
