@@ -63,7 +63,7 @@ for (const title of ['pass 1: cold cache', 'pass 2: warm cache, reopened from di
   const cache = installCache({ name })
   const rows = await poll()
   await cache.flush()
-  const stats = cache.stats()
+  const stats = await cache.stats()
   await uninstallCache()
   results.push({ title, rows, stats, total: print(title, rows) })
 }

@@ -1,33 +1,120 @@
 /**
  * Cache: inspection and maintenance of a store, from the engine that drives the front ends
- * (`cachedFetch.cache`, `interceptor.cache`, `installCache()`'s return value).
+ * (`cachedFetch.cache`, `interceptor.cache`, `installCache()`'s return value, `openCache()`).
+ * Everything here reads and writes through the backend contract, so it works on every backend.
  */
 import type { Engine } from './engine.js'
+import { ConfigError, show } from './errors.js'
+import { type ExpireAfter, DO_NOT_CACHE, expiresAtFor, parseExpiry } from './expiry.js'
+import { compilePattern, matchesPattern } from './glob.js'
+import { type Har, type HarImportResult, importHar, toHar } from './har.js'
+import { normalizeUrl } from './normalize.js'
 import { responseFrom } from './response.js'
+import type { Counts } from './stats.js'
 import type { EntryFilter, EntryMeta } from './types.js'
+
+/**
+ * Which stored responses `entries()`, `urls()` and `toHar()` return. Every field given must
+ * match (they combine with AND); the `EntryFilter` fields (`urls`, `expiredAt`,
+ * `createdBefore`) are passed to the backend as they are.
+ */
+export interface CacheFilter extends EntryFilter {
+  /** A URL glob as `urlsExpireAfter` reads them (`'api.example.com/v1'`, `'*.example.com/*.json'`), or a RegExp. */
+  url?: string | RegExp
+  /** Host (`example.com:8080`) or host name (`example.com`), case-insensitive. */
+  host?: string
+  /** Request method(s), e.g. `'GET'`. */
+  method?: string | readonly string[]
+  /** Response status(es), e.g. `200` or `[301, 308]`. */
+  status?: number | readonly number[]
+  /** `true`: only entries past their expiry now; `false`: only those still fresh. */
+  expired?: boolean
+  /** Only entries stored more than this long ago: seconds or a duration like `'7d'`. */
+  olderThan?: number | string
+}
 
 export interface DeleteOptions {
   keys?: readonly string[]
+  /** URLs (normalised as keys are: sorted query, no fragment); all variants and methods go. */
   urls?: readonly string[]
   /** Delete entries that are expired now. */
   expired?: boolean
-  /** Delete entries created more than this many seconds ago. */
-  olderThan?: number
+  /** Delete entries created more than this long ago: seconds or a duration like `'7d'`. */
+  olderThan?: number | string
 }
+
+/** What `stats()` adds per host to the engine's counters: what the store holds. */
+export interface StoreCounts {
+  /** Stored responses (Vary markers left out). */
+  entries: number
+  /** Body bytes of those responses. */
+  bytes: number
+  /** How many of them are past their expiry now. */
+  expired: number
+}
+
+export type HostStats = Counts & StoreCounts & { hitRatio: number }
+
+/**
+ * `entries`, `bytes` and `expired` describe the store as it is now (every process's writes);
+ * the counters (`hits`, `misses`, …) are what this process's engine did since it was made.
+ */
+export interface CacheStats extends Counts, StoreCounts {
+  hitRatio: number
+  hosts: Record<string, HostStats>
+}
+
+function seconds(value: number | string, option: string): number {
+  const e = typeof value === 'number' || typeof value === 'string' ? parseExpiry(value, option) : undefined
+  if (typeof e !== 'number' || !Number.isFinite(e)) {
+    throw new ConfigError(`${option}: expected seconds or a duration like '7d'; got ${show(value)}`)
+  }
+  return e
+}
+
+function list<T>(value: T | readonly T[] | undefined): readonly T[] | undefined {
+  if (value === undefined) return undefined
+  return Array.isArray(value) ? (value as readonly T[]) : [value as T]
+}
+
+function hostOf(url: string): { host: string; hostname: string } | undefined {
+  try {
+    const u = new URL(url)
+    return { host: u.host.toLowerCase(), hostname: u.hostname.toLowerCase() }
+  } catch {
+    return undefined
+  }
+}
+
+function zeroCounts(): Counts & { hitRatio: number } {
+  return { hits: 0, misses: 0, revalidations: 0, staleServed: 0, stores: 0, errors: 0, hitRatio: 0 }
+}
+
+/** How many keys one backend.delete() call takes, so progress can be reported between them. */
+const DELETE_BATCH = 500
 
 export class Cache {
   constructor(
     /** @internal */ readonly engine: Engine,
   ) {}
 
-  /** A Response built from the stored entry for this key or URL (GET), or undefined. */
+  /**
+   * A Response built from the stored entry for this key, or else for this URL (GET, the first
+   * variant found), or undefined. It carries `Age` and `Cache-Status: fetchcache; hit`.
+   */
   async get(keyOrUrl: string): Promise<Response | undefined> {
-    let record = await this.engine.backend.get(keyOrUrl).catch(() => undefined)
-    if (!record) {
-      for await (const [key, meta] of this.engine.backend.entries({ urls: [keyOrUrl] })) {
-        if (meta.kind === 'response' && meta.method === 'GET') {
-          record = await this.engine.backend.get(key)
-          break
+    const { backend } = this.engine
+    let record = await backend.get(keyOrUrl).catch(() => undefined)
+    if (record?.meta.kind !== 'response') {
+      // A Vary marker's key stands for its URL.
+      const urls = record ? [record.meta.url] : this.urlForms([keyOrUrl])
+      record = undefined
+      if (urls.length > 0) {
+        for await (const [key, meta] of backend.entries({ urls })) {
+          if (meta.kind === 'response' && meta.method === 'GET') {
+            record = await backend.get(key).catch(() => undefined)
+            if (record) break
+          }
         }
       }
     }
@@ -35,36 +122,153 @@ export class Cache {
     return responseFrom(this.engine, record, 'fetchcache; hit', record.meta.url, 'GET')
   }
 
-  /** Stored responses (Vary markers left out), optionally filtered. */
-  async *entries(filter?: EntryFilter): AsyncIterable<EntryMeta> {
-    for await (const [, meta] of this.engine.backend.entries(filter)) if (meta.kind === 'response') yield meta
+  /** Stored responses (Vary markers left out) that match every field of the filter. */
+  async *entries(filter: CacheFilter = {}): AsyncIterable<EntryMeta> {
+    const now = this.engine.now()
+    const { backendFilter, matches } = this.compile(filter, now)
+    for await (const [, meta] of this.engine.backend.entries(backendFilter)) {
+      if (meta.kind === 'response' && matches(meta)) yield meta
+    }
   }
 
-  async urls(filter?: EntryFilter): Promise<string[]> {
+  /** The distinct URLs of the stored responses that match the filter, sorted. */
+  async urls(filter?: CacheFilter): Promise<string[]> {
     const out = new Set<string>()
     for await (const meta of this.entries(filter)) out.add(meta.url)
     return [...out].sort()
   }
 
-  /** Delete by keys, URLs (all variants), expiry or age; returns how many entries went. */
+  /**
+   * Delete by keys, URLs (all variants), expiry or age; an entry goes when it matches any of
+   * them. Returns how many stored responses went (Vary markers left without variants are
+   * removed too, and not counted).
+   */
   async delete(options: DeleteOptions): Promise<number> {
     const { backend } = this.engine
-    const keys = new Set(options.keys ?? [])
     const now = this.engine.now()
     const filters: EntryFilter[] = []
-    if (options.urls?.length) filters.push({ urls: options.urls })
+    if (options.urls?.length) filters.push({ urls: this.urlForms(options.urls) })
     if (options.expired) filters.push({ expiredAt: now })
-    if (options.olderThan !== undefined) filters.push({ createdBefore: now - options.olderThan * 1000 })
-    for (const filter of filters) for await (const [key] of backend.entries(filter)) keys.add(key)
-    return keys.size === 0 ? 0 : backend.delete([...keys])
+    if (options.olderThan !== undefined) filters.push({ createdBefore: now - seconds(options.olderThan, 'olderThan') * 1000 })
+    const targets = new Map<string, EntryMeta | undefined>()
+    for (const key of options.keys ?? []) targets.set(key, undefined)
+    for (const filter of filters) for await (const [key, meta] of backend.entries(filter)) targets.set(key, meta)
+    for (const [key, meta] of targets) {
+      if (meta === undefined) {
+        const record = await backend.get(key).catch(() => undefined)
+        targets.set(key, record?.meta)
+      }
+    }
+    return this.remove(targets)
+  }
+
+  /**
+   * Delete these entries in batches, calling `onProgress` after each; the cleanup of Vary
+   * markers that no longer have variants happens at the end.
+   * @internal the command line's `purge` uses it for its progress bar.
+   */
+  async remove(targets: ReadonlyMap<string, EntryMeta | undefined>, onProgress?: (done: number) => void): Promise<number> {
+    const { backend } = this.engine
+    const responses: string[] = []
+    const markers: string[] = []
+    const varied = new Set<string>()
+    for (const [key, meta] of targets) {
+      if (meta?.kind === 'vary') markers.push(key)
+      else responses.push(key)
+      if (meta && meta.vary.length > 0) varied.add(meta.url)
+    }
+    let deleted = 0
+    for (let i = 0; i < responses.length; i += DELETE_BATCH) {
+      deleted += await backend.delete(responses.slice(i, i + DELETE_BATCH))
+      onProgress?.(Math.min(i + DELETE_BATCH, responses.length))
+    }
+    if (markers.length > 0) await backend.delete(markers)
+    if (varied.size > 0) await this.dropOrphanMarkers([...varied])
+    return deleted
+  }
+
+  /** A Vary marker whose variants are all gone would only turn later requests into vary-misses. */
+  private async dropOrphanMarkers(urls: readonly string[]): Promise<void> {
+    const markers = new Map<string, string[]>()
+    const live = new Set<string>()
+    for await (const [key, meta] of this.engine.backend.entries({ urls })) {
+      const id = `${meta.method} ${meta.url}`
+      if (meta.kind === 'response') live.add(id)
+      else markers.set(id, [...(markers.get(id) ?? []), key])
+    }
+    const orphans = [...markers].filter(([id]) => !live.has(id)).flatMap(([, keys]) => keys)
+    if (orphans.length > 0) await this.engine.backend.delete(orphans)
   }
 
   clear(): Promise<void> {
     return this.engine.backend.clear()
   }
 
-  stats() {
-    return this.engine.stats.snapshot()
+  /**
+   * Give every stored response a new expiry, counted from now (requests-cache's
+   * `reset_expiration`): seconds, a duration like `'1h'`, a Date, `NEVER_EXPIRE` or
+   * `EXPIRE_IMMEDIATELY`. The stale-if-error and stale-while-revalidate windows move with it.
+   * Returns how many entries were updated.
+   */
+  async resetExpiration(expireAfter: ExpireAfter): Promise<number> {
+    const expiry = parseExpiry(expireAfter, 'expireAfter')
+    if (expiry === DO_NOT_CACHE) throw new ConfigError(`expireAfter: DO_NOT_CACHE makes no sense for stored entries; use delete() or clear()`)
+    const { backend } = this.engine
+    const now = this.engine.now()
+    const expiresAt = expiresAtFor(expiry, now)
+    let n = 0
+    for await (const [key, meta] of backend.entries()) {
+      if (meta.kind !== 'response') continue
+      const record = await backend.get(key)
+      if (!record) continue
+      await backend.set(key, { meta: { ...record.meta, ...movedWindows(record.meta, expiresAt) }, body: record.body })
+      n++
+    }
+    return n
+  }
+
+  /**
+   * What the store holds (entries, body bytes, expired; in total and per host) with what this
+   * process's engine counted (hits, misses, revalidations, stale served, stores, errors).
+   */
+  async stats(): Promise<CacheStats> {
+    const counters = this.engine.stats.snapshot()
+    const now = this.engine.now()
+    const store: StoreCounts = { entries: 0, bytes: 0, expired: 0 }
+    const hosts = new Map<string, StoreCounts>()
+    for await (const [, meta] of this.engine.backend.entries()) {
+      if (meta.kind !== 'response') continue
+      const host = hostOf(meta.url)?.host ?? '(invalid URL)'
+      let h = hosts.get(host)
+      if (!h) hosts.set(host, (h = { entries: 0, bytes: 0, expired: 0 }))
+      const expired = meta.expiresAt !== null && meta.expiresAt <= now ? 1 : 0
+      for (const c of [store, h]) {
+        c.entries++
+        c.bytes += meta.size
+        c.expired += expired
+      }
+    }
+    const perHost: Record<string, HostStats> = {}
+    const names = new Set([...hosts.keys(), ...Object.keys(counters.hosts)])
+    for (const host of [...names].sort()) {
+      perHost[host] = { ...(hosts.get(host) ?? { entries: 0, bytes: 0, expired: 0 }), ...(counters.hosts[host] ?? zeroCounts()) }
+    }
+    const { hosts: _, ...total } = counters
+    return { ...store, ...total, hosts: perHost }
+  }
+
+  /** The stored responses that match the filter as a HAR 1.2 document (see har.ts). */
+  toHar(filter?: CacheFilter, onProgress?: (done: number) => void): Promise<Har> {
+    return toHar(this, filter, onProgress)
+  }
+
+  /**
+   * Store the entries of a HAR document (an object or its JSON text). The whole document is
+   * checked before anything is written: a malformed one throws `HarFormatError` and leaves the
+   * store as it was.
+   */
+  importHar(har: unknown, onProgress?: (done: number) => void): Promise<HarImportResult> {
+    return importHar(this, har, onProgress)
   }
 
   /** Wait for writes and background refreshes under way. */
@@ -74,5 +278,64 @@ export class Cache {
 
   close(): Promise<void> {
     return this.engine.close()
+  }
+
+  /** URLs as given and as stored (normalised, ignored parameters removed). */
+  private urlForms(urls: readonly string[]): string[] {
+    const out = new Set<string>()
+    for (const url of urls) {
+      out.add(url)
+      try {
+        out.add(normalizeUrl(url, this.engine.settings.ignoredParameters))
+      } catch {
+        // Not a URL: it can only match as given.
+      }
+    }
+    return [...out]
+  }
+
+  private compile(filter: CacheFilter, now: number): { backendFilter: EntryFilter; matches: (meta: EntryMeta) => boolean } {
+    const backendFilter: EntryFilter = {}
+    if (filter.urls !== undefined) backendFilter.urls = this.urlForms(filter.urls)
+    if (filter.expiredAt !== undefined) backendFilter.expiredAt = filter.expiredAt
+    if (filter.expired === true) backendFilter.expiredAt = Math.min(backendFilter.expiredAt ?? now, now)
+    let createdBefore = filter.createdBefore
+    if (filter.olderThan !== undefined) {
+      const t = now - seconds(filter.olderThan, 'olderThan') * 1000
+      createdBefore = createdBefore === undefined ? t : Math.min(createdBefore, t)
+    }
+    if (createdBefore !== undefined) backendFilter.createdBefore = createdBefore
+    const pattern = filter.url === undefined ? undefined : compilePattern(filter.url)
+    const host = filter.host?.toLowerCase()
+    const methods = list(filter.method)?.map((m) => m.toUpperCase())
+    const statuses = list(filter.status)
+    const matches = (meta: EntryMeta): boolean => {
+      if (pattern && !matchesPattern(meta.url, pattern)) return false
+      if (host !== undefined) {
+        const h = hostOf(meta.url)
+        if (!h || (h.host !== host && h.hostname !== host)) return false
+      }
+      if (methods && !methods.includes(meta.method)) return false
+      if (statuses && !statuses.includes(meta.status)) return false
+      if (filter.expired === false && meta.expiresAt !== null && meta.expiresAt <= now) return false
+      return true
+    }
+    return { backendFilter, matches }
+  }
+}
+
+/** A new expiry, with the stale windows kept the same length past it. */
+function movedWindows(meta: EntryMeta, expiresAt: number | null): Pick<EntryMeta, 'expiresAt' | 'staleIfErrorUntil' | 'staleWhileRevalidateUntil'> {
+  const old = meta.expiresAt
+  const shift = (until: number): number => {
+    // 0 is "never", MAX_SAFE_INTEGER "no limit": neither moves.
+    if (until === 0 || until >= Number.MAX_SAFE_INTEGER) return until
+    return old === null || expiresAt === null ? 0 : until + (expiresAt - old)
+  }
+  return {
+    expiresAt,
+    staleIfErrorUntil: meta.staleIfErrorUntil === null ? (old === null && expiresAt !== null ? 0 : null) : shift(meta.staleIfErrorUntil),
+    // A window that was open-ended only because the entry never expired closes once it can.
+    staleWhileRevalidateUntil: old === null && expiresAt !== null ? 0 : shift(meta.staleWhileRevalidateUntil),
   }
 }

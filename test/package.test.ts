@@ -3,7 +3,7 @@
  * imported by name from plain Node (built JS) and type-checked from TypeScript (.d.ts).
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { tempDir } from './helpers/tmp.js'
@@ -21,7 +21,7 @@ beforeAll(() => {
   mkdirSync(join(modules, 'fetchcache'), { recursive: true })
   execFileSync('tar', ['-xzf', tarball, '-C', join(modules, 'fetchcache'), '--strip-components=1'])
   // The package's dependencies, as npm would have installed them beside it.
-  for (const dep of ['undici', 'better-sqlite3', 'http-cache-semantics', 'bindings', 'file-uri-to-path', '@types', 'typescript']) {
+  for (const dep of ['undici', 'better-sqlite3', 'http-cache-semantics', 'cacache', 'commander', 'cli-table3', 'cli-progress', 'bindings', 'file-uri-to-path', '@types', 'typescript']) {
     symlinkSync(join(root, 'node_modules', dep), join(modules, dep))
   }
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }))
@@ -54,6 +54,14 @@ it('works when imported by name from the tarball', () => {
   writeFileSync(join(consumer, 'run.mjs'), script)
   const out = execFileSync(process.execPath, ['run.mjs'], { cwd: consumer, encoding: 'utf8', timeout: 30_000 })
   expect(JSON.parse(out)).toEqual({ body: 'hi', status: 'hit', n: 1 })
+})
+
+it('installs a working fetchcache command', () => {
+  const bin = join(consumer, 'node_modules', 'fetchcache', 'dist', 'cli', 'main.js')
+  const out = execFileSync(process.execPath, [bin, '--help'], { cwd: consumer, encoding: 'utf8' })
+  expect(out).toMatch(/Usage: fetchcache/)
+  const pkg = JSON.parse(readFileSync(join(consumer, 'node_modules', 'fetchcache', 'package.json'), 'utf8')) as { bin: Record<string, string> }
+  expect(pkg.bin.fetchcache).toBe('./dist/cli/main.js')
 })
 
 it('type-checks a consumer written against the published declarations', () => {

@@ -1,0 +1,60 @@
+/** `fetchcache export --har FILE`: the cache (or part of it) as a HAR 1.2 file. */
+import { renameSync, rmSync, writeFileSync } from 'node:fs'
+import type { Command } from 'commander'
+import { print, printJson } from '../format.js'
+import { addFilterOptions, type FilterOptions, globals, toFilter } from '../options.js'
+import { progress } from '../progress.js'
+import { withStore } from '../store.js'
+import { CliError, EXIT } from '../errors.js'
+
+interface ExportOptions extends FilterOptions {
+  har: string
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('export')
+    .summary('write stored responses to a HAR 1.2 file')
+    .description(
+      'Write the stored responses to a HAR 1.2 file, readable by any HAR viewer and by "fetchcache import". fetchcache\'s own metadata (key, expiry, stale windows) rides in the custom field _fetchcache, so an import restores every entry exactly, with byte-identical bodies.',
+    )
+    .argument('[url-glob]', 'only URLs matching this glob')
+    .requiredOption('--har <file>', 'the HAR file to write ("-" for stdout)')
+  addFilterOptions(command)
+    .addHelpText('after', `
+Examples:
+  fetchcache export --har fixtures/api.har
+  fetchcache export 'api.example.com/v1' --har - | jq '.log.entries | length'`)
+    .action(async (glob: string | undefined, o: ExportOptions, cmd: Command) => {
+      const g = globals(cmd)
+      await withStore(g, async ({ cache }) => {
+        const filter = toFilter(glob, o)
+        let total = 0
+        for await (const _ of cache.entries(filter)) total++
+        const bar = progress('exporting', total)
+        let har
+        try {
+          har = await cache.toHar(filter, (done) => bar.update(done))
+        } finally {
+          bar.stop()
+        }
+        const text = `${JSON.stringify(har, null, 2)}\n`
+        const exported = har.log.entries.length
+        if (o.har === '-') {
+          process.stdout.write(text)
+          return
+        }
+        // Written beside the target and renamed into place: a failed export leaves no half file.
+        const tmp = `${o.har}.${process.pid}.tmp`
+        try {
+          writeFileSync(tmp, text)
+          renameSync(tmp, o.har)
+        } catch (error) {
+          rmSync(tmp, { force: true })
+          throw new CliError(`cannot write ${o.har}: ${(error as Error).message}`, EXIT.FAILED)
+        }
+        if (g.json) return printJson({ exported, file: o.har })
+        print(`exported ${exported} ${exported === 1 ? 'entry' : 'entries'} to ${o.har}`)
+      })
+    })
+}

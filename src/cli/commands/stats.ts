@@ -1,0 +1,35 @@
+/** `fetchcache stats`: what the store holds, in total and per host. */
+import type { Command } from 'commander'
+import { bytes, fields, print, printJson, table } from '../format.js'
+import { globals } from '../options.js'
+import { withStore } from '../store.js'
+
+export function register(program: Command): void {
+  program
+    .command('stats')
+    .summary('entries and bytes stored, in total and per host')
+    .description(
+      'Show what the store holds: entries, body bytes and expired entries, in total and per host. Hit, miss and revalidation counters are kept in memory by the process that fetches (cache.stats() in your program); this command fetches nothing, so with --json they are all 0.',
+    )
+    .addHelpText('after', `
+Examples:
+  fetchcache stats
+  fetchcache stats --cache ./fixtures/api.sqlite --json`)
+    .action(async (_o: unknown, cmd: Command) => {
+      const g = globals(cmd)
+      await withStore(g, async ({ cache, path, backend }) => {
+        const s = await cache.stats()
+        if (g.json) return printJson({ cache: path, backend, ...s })
+        print(fields([
+          ['cache', `${path} (${backend})`],
+          ['entries', `${s.entries} (${s.expired} expired)`],
+          ['size', `${bytes(s.bytes)} of bodies`],
+        ]))
+        const hosts = Object.entries(s.hosts).filter(([, h]) => h.entries > 0)
+        if (hosts.length > 0) {
+          print('')
+          print(table(['HOST', 'ENTRIES', 'EXPIRED', 'SIZE'], hosts.map(([host, h]) => [host, h.entries, h.expired, bytes(h.bytes)]), ['left', 'right', 'right', 'right']))
+        }
+      })
+    })
+}

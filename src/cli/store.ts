@@ -1,0 +1,98 @@
+/**
+ * `--cache PATH` and `--backend` → an open Cache. SQLite: the file, with or without its
+ * `.sqlite` extension. Filesystem: the folder. Without `--backend`, a folder is read as a
+ * filesystem cache and anything else as SQLite. A store that is not there is an error (exit 2),
+ * never a new empty cache — except for `import`, which may create one.
+ */
+import { statSync } from 'node:fs'
+import type { Cache } from '../cache.js'
+import type { OpenCacheOptions } from '../open.js'
+import type { Backend, CacheOptions } from '../types.js'
+import { usage } from './errors.js'
+
+export const BACKENDS = ['sqlite', 'filesystem'] as const
+export type BackendName = (typeof BACKENDS)[number]
+
+export interface StoreArgs {
+  cache: string
+  backend?: BackendName
+}
+
+export interface Store {
+  cache: Cache
+  /** What the user is told the store is: the file or folder. */
+  path: string
+  backend: BackendName
+  close(): Promise<void>
+}
+
+function kind(path: string): 'file' | 'folder' | undefined {
+  const stat = statSync(path, { throwIfNoEntry: false })
+  return stat === undefined ? undefined : stat.isDirectory() ? 'folder' : 'file'
+}
+
+interface Target {
+  path: string
+  backend: BackendName
+  options: CacheOptions
+  /** A SQLite file under another extension: opened as an instance, closed by us. */
+  instance?: boolean
+}
+
+export function resolveStore(args: StoreArgs): Target {
+  const path = args.cache
+  if (path === '') throw usage('--cache: expected a path')
+  const backend: BackendName = args.backend ?? (kind(path) === 'folder' ? 'filesystem' : 'sqlite')
+  if (backend === 'filesystem') {
+    return { path, backend, options: { name: path, backend: 'filesystem' } }
+  }
+  if (path.endsWith('.sqlite')) return { path, backend, options: { name: path.slice(0, -'.sqlite'.length) } }
+  if (kind(path) === 'folder') throw usage(`${path} is a folder; a SQLite cache is a file (use --backend filesystem for a folder cache)`)
+  if (kind(path) === 'file' && kind(`${path}.sqlite`) === undefined) {
+    return { path, backend, options: {}, instance: true }
+  }
+  return { path: `${path}.sqlite`, backend, options: { name: path } }
+}
+
+/** Open the store; `create` lets a missing one be made (import). */
+export async function openStore(args: StoreArgs, create = false): Promise<Store> {
+  const target = resolveStore(args)
+  // The library (SQLite, cacache) is loaded only by commands that open a store: --help and
+  // usage errors stay fast.
+  const [{ CacheNotFoundError, openCache }, { SQLiteBackend }] = await Promise.all([import('../open.js'), import('../backends/sqlite.js')])
+  let backend: Backend | undefined
+  let cache: Cache
+  try {
+    if (target.instance) {
+      backend = new SQLiteBackend({ path: target.path })
+      cache = openCache({ backend })
+    } else {
+      const options: OpenCacheOptions = { ...target.options, create }
+      cache = openCache(options)
+    }
+  } catch (error) {
+    if (error instanceof CacheNotFoundError) {
+      throw usage(`${error.message} (give the cache with --cache PATH${target.backend === 'sqlite' ? '' : ' --backend filesystem'})`)
+    }
+    throw usage(`cannot open ${target.backend} cache ${target.path}: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  return {
+    cache,
+    path: target.path,
+    backend: target.backend,
+    close: async () => {
+      await cache.close()
+      await backend?.close()
+    },
+  }
+}
+
+/** Run `work` on the open store and always close it. */
+export async function withStore<T>(args: StoreArgs, work: (store: Store) => Promise<T>, create = false): Promise<T> {
+  const store = await openStore(args, create)
+  try {
+    return await work(store)
+  } finally {
+    await store.close()
+  }
+}
