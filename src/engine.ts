@@ -8,7 +8,7 @@ import { type ReadAction, type ReadModes, currentAge, decideRead } from './decid
 import { configuredExpiry, decideWrite, type WriteDecision } from './decide-write.js'
 import { debug } from './debug.js'
 import { BackendError, CorruptEntryError } from './errors.js'
-import { DO_NOT_CACHE } from './expiry.js'
+import { DO_NOT_CACHE, type Expiry } from './expiry.js'
 import { requestKey, variantKey } from './key.js'
 import { redactHeaders } from './normalize.js'
 import type { RequestOptions, Settings } from './options.js'
@@ -18,6 +18,10 @@ import { Flights } from './coalesce.js'
 import { Leases } from './lease.js'
 import { EngineStats } from './stats.js'
 import type { Backend, CacheRecord, EntryMeta, HeaderMap, RequestInfoForKey } from './types.js'
+
+/** Headers that always enter a key (credentials, see key.ts). */
+const KEY_HEADERS = ['authorization', 'cookie', 'proxy-authorization'] as const
+const KEY_MEMO_MAX = 4096
 
 /** Request headers that make a request conditional or partial: such requests pass the cache by. */
 const CONDITIONAL = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']
@@ -29,6 +33,8 @@ export interface Prepared {
   /** Normalised URL without ignored parameters. */
   url: string
   key: string
+  /** Host of the URL, for per-host stats. */
+  host: string
   headers: Record<string, string>
   options: RequestOptions
   modes: ReadModes
@@ -56,6 +62,7 @@ export class Engine {
   private readonly refreshing = new Set<string>()
   private closed = false
   private readonly closers: Array<() => unknown> = []
+  private readonly keys = new Map<string, { key: string; url: string; host: string; expiry: Expiry | undefined }>()
 
   constructor(
     readonly settings: Settings,
@@ -90,15 +97,39 @@ export class Engine {
     for (const name of CONDITIONAL) {
       if (request.headers[name] !== undefined) return { bypass: true, reason: `request carries ${name}`, fwd: 'bypass' }
     }
-    let parts
-    try {
-      parts = requestKey(request, settings)
-    } catch (error) {
-      this.report(error)
-      return { bypass: true, reason: 'key function failed', fwd: 'bypass' }
+    const memoKey = this.memoKey(request)
+    let keyed = memoKey === undefined ? undefined : this.keys.get(memoKey)
+    if (keyed === undefined) {
+      try {
+        const parts = requestKey(request, settings)
+        keyed = { ...parts, host: new URL(parts.url).host, expiry: configuredExpiry(parts.url, settings, {}) }
+      } catch (error) {
+        this.report(error)
+        return { bypass: true, reason: 'key function failed', fwd: 'bypass' }
+      }
+      if (memoKey !== undefined) {
+        if (this.keys.size >= KEY_MEMO_MAX) this.keys.clear()
+        this.keys.set(memoKey, keyed)
+      }
     }
-    if (configuredExpiry(parts.url, settings, options) === DO_NOT_CACHE) return { bypass: true, reason: 'DO_NOT_CACHE', fwd: 'bypass' }
-    return { method, href: request.url, url: parts.url, key: parts.key, headers: request.headers, options, modes }
+    // Per-request expireAfter first, then urlsExpireAfter and expireAfter (memoised per URL).
+    const expiry = options.expireAfter ?? keyed.expiry
+    if (expiry === DO_NOT_CACHE) return { bypass: true, reason: 'DO_NOT_CACHE', fwd: 'bypass' }
+    return { method, href: request.url, url: keyed.url, key: keyed.key, host: keyed.host, headers: request.headers, options, modes }
+  }
+
+  /**
+   * What a bodiless request's key depends on, as one string: method, URL as given, and the
+   * header values that enter the key. Hashing and URL normalisation then run once per URL.
+   * Undefined (no memo) for bodies, keyFn and matchHeaders: true.
+   */
+  private memoKey(request: RequestInfoForKey): string | undefined {
+    const { settings } = this
+    if (settings.keyFn || settings.matchHeaders === true || (request.body !== undefined && request.body.byteLength > 0)) return undefined
+    let out = `${request.method}\0${request.url}`
+    for (const name of KEY_HEADERS) out += `\0${request.headers[name] ?? ''}`
+    if (settings.matchHeaders !== false) for (const name of settings.matchHeaders) out += `\0${request.headers[name] ?? ''}`
+    return out
   }
 
   private async read(key: string): Promise<CacheRecord | undefined> {
@@ -136,7 +167,7 @@ export class Engine {
     let action = decideRead({ entry: record?.meta, cc, pragmaNoCache, modes: p.modes, now: this.now() })
     // RFC 9211 §2.2: the URI is stored, but no variant matches this request's Vary fields.
     if (varyMiss && action.action === 'fetch') action = { ...action, fwd: 'vary-miss', reason: 'no stored variant matches Vary' }
-    debug('%s %s: %s (%s)', p.method, p.url, action.action, action.reason)
+    if (debug.enabled) debug('%s %s: %s (%s)', p.method, p.url, action.action, action.reason)
     return { action, record, storedKey }
   }
 
@@ -161,7 +192,7 @@ export class Engine {
       options: p.options,
       now,
     })
-    debug('%s %s: response %d %s (%s)', p.method, p.url, status, d.action, d.reason)
+    if (debug.enabled) debug('%s %s: response %d %s (%s)', p.method, p.url, status, d.action, d.reason)
     return d.action === 'store' ? { ...d, decidedAt: now } : d
   }
 
@@ -195,7 +226,7 @@ export class Engine {
       writes.push(this.backend.set(p.key, { meta: marker, body: new Uint8Array(0) }))
     }
     writes.push(this.backend.set(meta.key, { meta, body }))
-    this.stats.count('stores', p.url)
+    this.stats.count('stores', p.host)
     return this.track(Promise.all(writes).then(() => undefined, (e: unknown) => this.report(new BackendError(`write of ${meta.key} failed`, e))))
   }
 

@@ -48,3 +48,19 @@ export function checkMeta(value: unknown): EntryMeta {
   if (!ok) throw new CorruptEntryError('entry metadata is missing fields')
   return value as unknown as EntryMeta
 }
+
+/**
+ * Decoded metadata by key, reused while the stored text is unchanged: a hit then costs a string
+ * comparison instead of JSON.parse and checks. Entries are shared: callers never mutate meta.
+ */
+const decoded = new Map<string, { raw: string; meta: EntryMeta }>()
+const DECODED_MAX = 4096
+
+export function decodeMetaCached(key: string, raw: string): EntryMeta {
+  const hit = decoded.get(key)
+  if (hit !== undefined && hit.raw === raw) return hit.meta
+  const meta = decodeMeta(raw)
+  if (decoded.size >= DECODED_MAX) decoded.delete(decoded.keys().next().value as string)
+  decoded.set(key, { raw, meta })
+  return meta
+}

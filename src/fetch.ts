@@ -57,38 +57,55 @@ function splitInit(input: string | URL | Request, init: CachedRequestInit | unde
 }
 
 /** Request headers as Node's fetch will send them, so the fast path keys like the interceptor. */
-function fetchHeaders(url: URL, input: string | URL | Request, init: RequestInit): Record<string, string> {
+function fetchHeaders(https: boolean, input: string | URL | Request, init: RequestInit): Record<string, string> {
   const source = init.headers ?? (input instanceof Request ? input.headers : undefined)
   const headers = headerRecord(source instanceof Headers ? [...source] : (source as Record<string, string> | undefined))
   headers.accept ??= '*/*'
   headers['accept-language'] ??= '*'
   headers['sec-fetch-mode'] ??= 'cors'
   headers['user-agent'] ??= 'node'
-  headers['accept-encoding'] ??= url.protocol === 'https:' ? 'br, gzip, deflate' : 'gzip, deflate'
+  headers['accept-encoding'] ??= https ? 'br, gzip, deflate' : 'gzip, deflate'
   return headers
 }
 
 const REDIRECT = new Set([301, 302, 303, 307, 308])
 
-async function fastHit(engine: Engine, input: string | URL | Request, init: RequestInit, scope: Scope): Promise<Response | undefined> {
+/** WHATWG serialisation of a URL string (what fetch reports as response.url), memoised. */
+const canonicalUrls = new Map<string, string | undefined>()
+function canonical(url: string): string | undefined {
+  let href = canonicalUrls.get(url)
+  if (href === undefined && !canonicalUrls.has(url)) {
+    try {
+      href = new URL(url).href
+    } catch {
+      href = undefined
+    }
+    if (canonicalUrls.size >= 4096) canonicalUrls.clear()
+    canonicalUrls.set(url, href)
+  }
+  return href
+}
+
+/** A scope with nothing in it: no AsyncLocalStorage run needed (on Node 20 a run turns on promise hooks for good). */
+function isEmpty(scope: Scope): boolean {
+  return scope.disabled === undefined && scope.modes === undefined && (scope.options === undefined || Object.keys(scope.options).length === 0)
+}
+
+async function fastHit(engine: Engine, input: string | URL | Request, init: RequestInit, scope: Scope | undefined): Promise<Response | undefined> {
   const method = (init.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
   if (method !== 'GET' && method !== 'HEAD') return undefined
   if (init.body != null || (input instanceof Request && input.body !== null) || init.signal?.aborted) return undefined
-  let url: URL
-  try {
-    url = new URL(input instanceof Request ? input.url : String(input))
-  } catch {
-    return undefined
-  }
-  const prepared = engine.prepare({ method, url: url.href, headers: fetchHeaders(url, input, init), body: undefined }, scope)
+  const href = canonical(input instanceof Request ? input.url : input instanceof URL ? input.href : String(input))
+  if (href === undefined) return undefined
+  const prepared = engine.prepare({ method, url: href, headers: fetchHeaders(href.startsWith('https:'), input, init), body: undefined }, scope)
   if ('bypass' in prepared) return undefined
   const { action, record } = await engine.lookup(prepared)
   if (action.action !== 'serve' || !record || REDIRECT.has(record.meta.status)) return undefined
   const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record.meta.key, ...(action.stale ? { detail: action.reason } : {}) })
-  const response = responseFrom(engine, record, status, url.href, method)
+  const response = responseFrom(engine, record, status, href, method)
   if (!response) return undefined
-  engine.stats.count('hits', prepared.url)
-  if (action.stale) engine.stats.count('staleServed', prepared.url)
+  engine.stats.count('hits', prepared.host)
+  if (action.stale) engine.stats.count('staleServed', prepared.host)
   const { meta } = record
   remember(response, {
     fromCache: true,
@@ -106,8 +123,9 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fe
   const composed = new WeakMap<object, Dispatcher>()
   const cachedFetch = async (input: string | URL | Request, init?: CachedRequestInit): Promise<Response> => {
     const { scope, rest } = splitInit(input, init)
-    const merged = mergeScopes(currentScope(), scope)
-    if (!merged.disabled) {
+    const outer = currentScope()
+    const merged = outer === undefined && isEmpty(scope) ? undefined : mergeScopes(outer, scope)
+    if (!merged?.disabled) {
       const hit = await fastHit(engine, input, rest, merged)
       if (hit) return hit
     }
@@ -118,7 +136,8 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fe
       via = composed.get(own) ?? own.compose(engineInterceptor(engine))
       composed.set(own, via)
     }
-    return runInScope(merged, () => base(input, { ...rest, dispatcher: via } as unknown as RequestInit))
+    const forward = () => base(input, { ...rest, dispatcher: via } as unknown as RequestInit)
+    return merged === undefined ? forward() : runInScope(merged, forward)
   }
   return Object.assign(cachedFetch, { cache: new Cache(engine) })
 }

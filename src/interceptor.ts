@@ -81,16 +81,16 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
   }
   switch (action.action) {
     case 'serve': {
-      engine.stats.count('hits', prepared.url)
-      if (action.stale) engine.stats.count('staleServed', prepared.url)
+      engine.stats.count('hits', prepared.host)
+      if (action.stale) engine.stats.count('staleServed', prepared.host)
       const parts = collapsed ? { fwd: collapsed, collapsed: true } : { hit: true }
       const status = formatCacheStatus({ ...parts, ttl: action.ttl, key: record!.meta.key, ...(action.stale ? { detail: action.reason } : {}) })
       serve(handler, { ...record!.meta, headers: engine.hitHeaders(record!.meta, status), body: record!.body }, method)
       return
     }
     case 'serve-and-refresh': {
-      engine.stats.count('hits', prepared.url)
-      engine.stats.count('staleServed', prepared.url)
+      engine.stats.count('hits', prepared.host)
+      engine.stats.count('staleServed', prepared.host)
       const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record!.meta.key, detail: 'stale-while-revalidate' })
       serve(handler, { ...record!.meta, headers: engine.hitHeaders(record!.meta, status), body: record!.body }, method)
       refreshInBackground(engine, next, forwardOpts, headers, prepared, record!)
@@ -158,7 +158,7 @@ async function follow(
     case 'response': {
       // An unstorable response is shared only with requests that would have got the same one.
       if (result.vary.some((name) => result.requestHeaders[name] !== p.headers[name])) return own()
-      engine.stats.count('hits', p.url)
+      engine.stats.count('hits', p.host)
       const status = formatCacheStatus({ fwd, collapsed: true, key: p.key })
       const headers = { ...result.response.headers, 'cache-status': appendCacheStatus(result.response.headers['cache-status'], status) }
       serve(handler, { ...result.response, headers }, method)
@@ -166,8 +166,8 @@ async function follow(
     }
     case 'error': {
       if (record && staleIfErrorAllows(record.meta, engine.now())) {
-        engine.stats.count('hits', p.url)
-        engine.stats.count('staleServed', p.url)
+        engine.stats.count('hits', p.host)
+        engine.stats.count('staleServed', p.host)
         const status = formatCacheStatus({ fwd: 'stale', collapsed: true, ttl: remainingTtl(record.meta, engine.now()), key: record.meta.key, detail: `stale-if-error: ${result.error.message}` })
         serve(handler, { ...record.meta, headers: engine.hitHeaders(record.meta, status), body: record.body }, method)
         return

@@ -3,16 +3,30 @@
  * library already encodes (freshness lifetime with heuristics, Age, validators); the decision
  * functions in decide-*.ts turn the answers into actions.
  */
-import CachePolicy from 'http-cache-semantics'
+import { createRequire } from 'node:module'
+import type CachePolicy from 'http-cache-semantics'
 import { headerValue, parseCacheControl } from './cache-control.js'
 import type { EntryMeta, HeaderMap } from './types.js'
 
-/** CachePolicy with an injected clock, so a faked Date.now and our own `now` agree. */
-class ClockedPolicy extends CachePolicy {
-  static clock = 0
-  now(): number {
-    return ClockedPolicy.clock
+/**
+ * CachePolicy with an injected clock, so a faked Date.now and our own `now` agree. Loaded on
+ * first use (a miss or a revalidation): a process that only serves hits never pays its import.
+ */
+interface Clocked {
+  new (req: CachePolicy.Request, res: CachePolicy.Response, options: CachePolicy.Options): CachePolicy
+  clock: number
+}
+let Policy: Clocked | undefined
+function clocked(): Clocked {
+  if (Policy) return Policy
+  const Base = createRequire(import.meta.url)('http-cache-semantics') as typeof CachePolicy
+  Policy = class ClockedPolicy extends Base {
+    static clock = 0
+    now(): number {
+      return ClockedPolicy.clock
+    }
   }
+  return Policy
 }
 
 function plain(headers: HeaderMap): Record<string, string> {
@@ -24,6 +38,7 @@ function plain(headers: HeaderMap): Record<string, string> {
 const UNDERSTOOD = new Set([200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501])
 
 function policyFor(method: string, url: string, requestHeaders: Record<string, string>, status: number, headers: HeaderMap, now: number): CachePolicy {
+  const ClockedPolicy = clocked()
   ClockedPolicy.clock = now
   return new ClockedPolicy(
     // Methods the user allowed (POST included) are read as GET: storability by method is the

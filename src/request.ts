@@ -2,7 +2,11 @@
 import type { Dispatcher } from 'undici'
 
 export function dispatchUrl(opts: Dispatcher.DispatchOptions): string {
-  return new URL(opts.path, opts.origin as string | URL).href
+  const { origin, path } = opts
+  // The common case needs no URL parse: an origin string and an absolute path. Keys normalise
+  // the URL anyway (once per URL, memoised).
+  if (typeof origin === 'string' && path.startsWith('/') && !origin.endsWith('/')) return origin + path
+  return new URL(path, origin as string | URL).href
 }
 
 /** Lower-case header names, repeated values joined as one field value (RFC 9110 §5.3). */

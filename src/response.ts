@@ -32,14 +32,36 @@ export function decodeBody(body: Uint8Array, encoding: string | undefined): Uint
   return out
 }
 
-export function toHeaders(map: HeaderMap): Headers {
-  const headers = new Headers()
-  for (const [name, value] of Object.entries(map)) {
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v)
-    else headers.append(name, value)
+/** Header pairs for the Response init: one validation pass (a Headers object would cost two). */
+export function headerPairs(map: HeaderMap): Array<[string, string]> {
+  const pairs: Array<[string, string]> = []
+  for (const name in map) {
+    const value = map[name]!
+    if (typeof value === 'string') pairs.push([name, value])
+    else for (const v of value) pairs.push([name, v])
   }
-  return headers
+  return pairs
 }
+
+export function toHeaders(map: HeaderMap): Headers {
+  return new Headers(headerPairs(map))
+}
+
+const kUrl = Symbol('url')
+
+/**
+ * What fetch's own responses report, url and type "basic", on the prototype: defining them on
+ * each instance would cost two property definitions per hit. `instanceof Response` holds.
+ */
+class CachedResponse extends Response {
+  [kUrl] = ''
+}
+Object.defineProperty(CachedResponse.prototype, 'url', {
+  get(this: CachedResponse) {
+    return this[kUrl]
+  },
+})
+Object.defineProperty(CachedResponse.prototype, 'type', { get: () => 'basic' })
 
 /**
  * A Response for a stored entry, or undefined when it cannot be built exactly as fetch would
@@ -59,14 +81,14 @@ export function responseFrom(engine: Engine, record: CacheRecord, cacheStatus: s
       return undefined
     }
   }
-  let response: Response
+  let response: CachedResponse
   try {
-    response = new Response(body, { status: meta.status, statusText: meta.statusText, headers: toHeaders(headers) })
+    response = new CachedResponse(body, { status: meta.status, statusText: meta.statusText, headers: headerPairs(headers) })
   } catch {
     return undefined
   }
-  // What fetch's own responses report: the URL fetched (no fragment), type "basic".
-  Object.defineProperty(response, 'url', { value: url.replace(/#.*$/, ''), enumerable: true })
-  Object.defineProperty(response, 'type', { value: 'basic', enumerable: true })
+  // The URL fetched, without its fragment, as fetch reports it.
+  const hash = url.indexOf('#')
+  response[kUrl] = hash === -1 ? url : url.slice(0, hash)
   return response
 }

@@ -23,16 +23,10 @@ export class EngineStats {
   private readonly total = zero()
   private readonly hosts = new Map<string, Counts>()
 
-  /** Count one event; `url` attributes it to its host. */
-  count(name: CountName, url?: string): void {
+  /** Count one event, in total and for `host`. */
+  count(name: CountName, host?: string): void {
     this.total[name]++
-    if (url === undefined) return
-    let host: string
-    try {
-      host = new URL(url).host
-    } catch {
-      return
-    }
+    if (host === undefined) return
     let c = this.hosts.get(host)
     if (!c) this.hosts.set(host, (c = zero()))
     c[name]++

@@ -20,7 +20,7 @@
 import { createHash } from 'node:crypto'
 import { readdir, rm, stat, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
-import cacache from 'cacache'
+import type Cacache from 'cacache'
 import { checkMeta, FORMAT_VERSION } from '../entry.js'
 import { BackendError, ConfigError, CorruptEntryError, show } from '../errors.js'
 import type { Backend, BackendStats, CacheRecord, EntryFilter, EntryMeta } from '../types.js'
@@ -65,18 +65,28 @@ interface IndexEntry {
   metadata?: unknown
 }
 
+/**
+ * cacache and its dependencies take ~60 ms to import: load them on first use, so that importing
+ * fetchcache stays cheap for everyone who never opens a FileBackend.
+ */
+let loading: Promise<typeof Cacache> | undefined
+const load = (): Promise<typeof Cacache> =>
+  (loading ??= import('cacache').then((m) => ((m as { default?: typeof Cacache }).default ?? m) as typeof Cacache))
+
 const cc = {
   /** Resolves with the integrity as the index stores it (cacache hands back an object). */
-  put: async (dir: string, key: string, data: Buffer, metadata: EntryMeta) => String(await cacache.put(dir, key, data, { metadata })),
-  info: (dir: string, key: string) => cacache.get.info(dir, key) as Promise<IndexEntry | null>,
-  read: (dir: string, integrity: string, size: number) => cacache.get.byDigest(dir, integrity, { size }),
-  list: (dir: string) => cacache.ls.stream(dir) as unknown as AsyncIterable<IndexEntry>,
-  compact: (dir: string, key: string) => cacache.index.compact(dir, key, (a, b) => a.key === b.key) as Promise<IndexEntry[]>,
+  put: async (dir: string, key: string, data: Buffer, metadata: EntryMeta) => String(await (await load()).put(dir, key, data, { metadata })),
+  info: async (dir: string, key: string) => (await load()).get.info(dir, key) as Promise<IndexEntry | null>,
+  read: async (dir: string, integrity: string, size: number) => (await load()).get.byDigest(dir, integrity, { size }),
+  list: async function* (dir: string): AsyncIterable<IndexEntry> {
+    yield* (await load()).ls.stream(dir) as unknown as AsyncIterable<IndexEntry>
+  },
+  compact: async (dir: string, key: string) => (await load()).index.compact(dir, key, (a, b) => a.key === b.key) as Promise<IndexEntry[]>,
   /** Remove the whole index bucket of the key, not just append a tombstone line. */
-  removeEntry: (dir: string, key: string) =>
-    (cacache.rm.entry as (dir: string, key: string, opts: { removeFully: boolean }) => Promise<unknown>)(dir, key, { removeFully: true }),
-  removeContent: (dir: string, integrity: string) => cacache.rm.content(dir, integrity),
-  removeAll: (dir: string) => cacache.rm.all(dir),
+  removeEntry: async (dir: string, key: string) =>
+    ((await load()).rm.entry as (dir: string, key: string, opts: { removeFully: boolean }) => Promise<unknown>)(dir, key, { removeFully: true }),
+  removeContent: async (dir: string, integrity: string) => (await load()).rm.content(dir, integrity),
+  removeAll: async (dir: string) => (await load()).rm.all(dir),
 }
 
 function salt(indexKey: string): Buffer {

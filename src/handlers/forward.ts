@@ -73,8 +73,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     const { engine, p } = this
     if (record && this.opts.revalidating && statusCode === 304 && notModifiedMatches(record.meta.headers, h)) {
       // RFC 9111 §4.3.4: the stored response is still good; refresh it and serve its body.
-      engine.stats.count('revalidations', p.url)
-      engine.stats.count('hits', p.url)
+      engine.stats.count('revalidations', p.host)
+      engine.stats.count('hits', p.host)
       const { record: served, written } = engine.refreshed(p, record, h)
       this.served = served
       this.written = written
@@ -99,7 +99,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
       return
     }
     this.mode = 'pass'
-    engine.stats.count('misses', p.url)
+    engine.stats.count('misses', p.host)
     this.status = statusCode
     this.statusText = statusMessage ?? ''
     this.headers = h
@@ -189,8 +189,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   private serveStale(fwdStatus: number | undefined, error?: Error): void {
     const { engine } = this
     const record = this.opts.record!
-    engine.stats.count('staleServed', this.p.url)
-    engine.stats.count('hits', this.p.url)
+    engine.stats.count('staleServed', this.p.host)
+    engine.stats.count('hits', this.p.host)
     const ttl = remainingTtl(record.meta, engine.now())
     const detail = error ? `stale-if-error: ${error.message}` : 'stale-if-error'
     const status = formatCacheStatus({ fwd: 'stale', ...(fwdStatus === undefined ? {} : { fwdStatus }), ttl, key: record.meta.key, detail })
