@@ -58,19 +58,14 @@ export interface HarEntry {
   _fetchcache?: HarFetchcache
 }
 
-/** What HAR has no field for, to restore an entry exactly. */
-export interface HarFetchcache {
+/** What HAR has no field for, to restore an entry exactly: the entry's own timing fields. */
+export type HarFetchcache = Pick<
+  EntryMeta,
+  'key' | 'vary' | 'createdAt' | 'expiresAt' | 'initialAge' | 'staleIfErrorUntil' | 'staleWhileRevalidateUntil' | 'mustRevalidate'
+> & {
   v: 1
-  key: string
   /** Primary key of a variant stored under Vary (where its Vary marker lives). */
   primaryKey?: string
-  vary: string[]
-  createdAt: number
-  expiresAt: number | null
-  initialAge: number
-  staleIfErrorUntil: number | null
-  staleWhileRevalidateUntil: number
-  mustRevalidate: boolean
   /** The stored body, base64, when `content.text` is not it (a Content-Encoding was decoded). */
   body?: string
 }
