@@ -3,7 +3,7 @@
  * (request directives, stored entry, settings, per-request options, now). Every front end only
  * switches on the returned action; every rule cites RFC 9111.
  */
-import { type Directives, seconds } from './cache-control.js'
+import { type Directives, parseCacheControl, seconds } from './cache-control.js'
 import { hasValidator } from './policy.js'
 import type { EntryMeta } from './types.js'
 
@@ -55,14 +55,14 @@ export function decideRead({ entry, cc, pragmaNoCache, modes, now }: ReadInput):
   }
   const ttl = remainingTtl(entry, now)
   if (modes.onlyIfCached) return { action: 'serve', reason: 'only-if-cached', stale: ttl <= 0, ttl }
-  const wantsOrigin = modes.forceRefresh || modes.refresh || cc.has('no-cache') || pragmaNoCache
+  const wantsOrigin = asksForOrigin(cc, pragmaNoCache, modes)
   // §5.2.1.7: only-if-cached forbids contacting the origin, so a request that must (no-cache,
   // a forced refresh) cannot be satisfied from the store either.
   if (wantsOrigin && onlyIfCachedDirective) return { action: 'gateway-timeout', reason: 'only-if-cached, but the request needs the origin' }
   if (modes.forceRefresh) return { action: 'fetch', reason: 'forceRefresh', fwd: 'request' }
   const validator = hasValidator(entry.headers)
   // RFC 9111 §5.2.1.4 request no-cache and §5.4 Pragma: no-cache: validate before use.
-  if (modes.refresh || cc.has('no-cache') || pragmaNoCache) {
+  if (wantsOrigin) {
     return validator
       ? { action: 'revalidate', reason: 'request asks to revalidate', ttl }
       : { action: 'fetch', reason: 'request asks to revalidate; no validator', fwd: 'request' }
@@ -103,8 +103,45 @@ export function decideRead({ entry, cc, pragmaNoCache, modes, now }: ReadInput):
   return { action: 'fetch', reason: `${why}; no validator`, fwd: 'stale' }
 }
 
-/** RFC 5861 §4 stale-if-error: may this stale entry stand in for an error response? */
-export function staleIfErrorAllows(entry: EntryMeta, now: number): boolean {
+/**
+ * RFC 5861 §4 stale-if-error: may this stale entry stand in for an error? An error is a network
+ * failure (`status` undefined) or "a 500, 502, 503, or 504 HTTP response status code".
+ */
+export function staleIfErrorAllows(entry: EntryMeta, now: number, status?: number): boolean {
+  if (status !== undefined && status !== 500 && status !== 502 && status !== 503 && status !== 504) return false
+  // RFC 9111 §4.2.4: must-revalidate / no-cache forbid serving it stale.
   if (entry.mustRevalidate) return false
   return entry.staleIfErrorUntil === null || now < entry.staleIfErrorUntil
+}
+
+/**
+ * The request's own caching directives: Cache-Control, and Pragma: no-cache when there is no
+ * Cache-Control (RFC 9111 §5.4).
+ */
+export function requestDirectives(headers: Readonly<Record<string, string>>): { cc: Directives; pragmaNoCache: boolean } {
+  const value = headers['cache-control']
+  return { cc: parseCacheControl(value), pragmaNoCache: value === undefined && /no-cache/i.test(headers.pragma ?? '') }
+}
+
+/**
+ * The request insists on the origin (no-cache §5.2.1.4, Pragma §5.4, refresh/forceRefresh):
+ * it is never answered from storage unvalidated, nor folded into another request.
+ */
+export function asksForOrigin(cc: Directives, pragmaNoCache: boolean, modes: ReadModes): boolean {
+  return modes.forceRefresh === true || modes.refresh === true || cc.has('no-cache') || pragmaNoCache
+}
+
+/** Request fields that make a request conditional or partial. */
+const CONDITIONAL = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']
+
+/**
+ * Does the cache stay out of this request altogether? A method the user did not allow, or a
+ * conditional or range request the client makes itself: RFC 9111 §4.3.2 lets a cache answer
+ * those from storage, but forwarding them is always correct and keeps 304/206 handling with
+ * the client that asked.
+ */
+export function bypassReason(method: string, headers: Readonly<Record<string, string>>, allowableMethods: ReadonlySet<string>): string | undefined {
+  if (!allowableMethods.has(method)) return `method ${method} not cacheable`
+  for (const name of CONDITIONAL) if (headers[name] !== undefined) return `request carries ${name}`
+  return undefined
 }

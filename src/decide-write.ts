@@ -136,3 +136,24 @@ export function decideWrite(input: WriteInput): WriteDecision {
     vary,
   }
 }
+
+/**
+ * RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI and the
+ * Location and Content-Location URIs when they share its origin. The URIs to invalidate.
+ */
+export function invalidationTargets(href: string, status: number, headers: HeaderMap): string[] {
+  if (status < 200 || status >= 400) return []
+  const origin = new URL(href).origin
+  const targets = [href]
+  for (const name of ['location', 'content-location']) {
+    const v = headerValue(headers, name)
+    if (v === undefined) continue
+    try {
+      const u = new URL(v, href)
+      if (u.origin === origin) targets.push(u.href)
+    } catch {
+      // An unparsable Location is the origin's problem, not a reason to fail the request.
+    }
+  }
+  return targets
+}

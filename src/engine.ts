@@ -3,14 +3,14 @@
  * the backend, asks decideRead what to do, and stores what decideWrite allows. It never throws
  * a backend fault at a caller: faults are misses reported to `onError`.
  */
-import { headerValue, parseCacheControl } from './cache-control.js'
-import { type ReadAction, type ReadModes, currentAge, decideRead } from './decide-read.js'
-import { configuredExpiry, decideWrite, type WriteDecision } from './decide-write.js'
+import { headerValue } from './cache-control.js'
+import { bypassReason, currentAge, decideRead, type ReadAction, type ReadModes, requestDirectives } from './decide-read.js'
+import { configuredExpiry, decideWrite, invalidationTargets, type WriteDecision } from './decide-write.js'
 import { debug } from './debug.js'
 import { BackendError, CorruptEntryError } from './errors.js'
 import { DO_NOT_CACHE, type Expiry } from './expiry.js'
-import { requestKey, variantKey } from './key.js'
-import { redactHeaders } from './normalize.js'
+import { CREDENTIAL_HEADERS, requestKey, variantKey } from './key.js'
+import { normalizeUrl, redactHeaders } from './normalize.js'
 import type { RequestOptions, Settings } from './options.js'
 import { mergeHeaders, validatorHeaders } from './policy.js'
 import type { Scope } from './scope.js'
@@ -19,12 +19,7 @@ import { Leases } from './lease.js'
 import { EngineStats } from './stats.js'
 import type { Backend, CacheRecord, EntryMeta, HeaderMap, RequestInfoForKey } from './types.js'
 
-/** Headers that always enter a key (credentials, see key.ts). */
-const KEY_HEADERS = ['authorization', 'cookie', 'proxy-authorization'] as const
 const KEY_MEMO_MAX = 4096
-
-/** Request headers that make a request conditional or partial: such requests pass the cache by. */
-const CONDITIONAL = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range', 'range']
 
 export interface Prepared {
   method: string
@@ -48,8 +43,6 @@ export type Decided = Exclude<WriteDecision, { action: 'store' }> | (Extract<Wri
 export interface Lookup {
   action: ReadAction
   record: CacheRecord | undefined
-  /** Key under which the matching response is stored (the variant key under Vary). */
-  storedKey: string | undefined
 }
 
 export class Engine {
@@ -88,15 +81,13 @@ export class Engine {
   prepare(request: RequestInfoForKey, scope: Scope | undefined): Prepared | Bypass {
     const { settings } = this
     const method = request.method
-    if (!settings.allowableMethods.has(method)) return { bypass: true, reason: `method ${method} not cacheable`, fwd: 'method' }
+    const bypass = bypassReason(method, request.headers, settings.allowableMethods)
+    if (bypass !== undefined) return { bypass: true, reason: bypass, fwd: settings.allowableMethods.has(method) ? 'bypass' : 'method' }
     const modes: ReadModes = { ...scope?.modes }
     const options = scope?.options ?? {}
     if (settings.onlyIfCached || options.onlyIfCached) modes.onlyIfCached = true
     if (options.refresh) modes.refresh = true
     if (options.forceRefresh) modes.forceRefresh = true
-    for (const name of CONDITIONAL) {
-      if (request.headers[name] !== undefined) return { bypass: true, reason: `request carries ${name}`, fwd: 'bypass' }
-    }
     const memoKey = this.memoKey(request)
     let keyed = memoKey === undefined ? undefined : this.keys.get(memoKey)
     if (keyed === undefined) {
@@ -127,7 +118,7 @@ export class Engine {
     const { settings } = this
     if (settings.keyFn || settings.matchHeaders === true || (request.body !== undefined && request.body.byteLength > 0)) return undefined
     let out = `${request.method}\0${request.url}`
-    for (const name of KEY_HEADERS) out += `\0${request.headers[name] ?? ''}`
+    for (const name of CREDENTIAL_HEADERS) out += `\0${request.headers[name] ?? ''}`
     if (settings.matchHeaders !== false) for (const name of settings.matchHeaders) out += `\0${request.headers[name] ?? ''}`
     return out
   }
@@ -148,11 +139,9 @@ export class Engine {
   /** Find the stored response for a prepared request (through the Vary marker) and decide. */
   async lookup(p: Prepared): Promise<Lookup> {
     let record = await this.read(p.key)
-    let storedKey: string | undefined = p.key
     let varyMiss = false
     if (record?.meta.kind === 'vary') {
-      storedKey = variantKey(p.key, record.meta.vary, p.headers)
-      record = await this.read(storedKey)
+      record = await this.read(variantKey(p.key, record.meta.vary, p.headers))
       varyMiss = record === undefined
     }
     // The stored entry keeps method and URL; a hash collision must never serve the wrong response.
@@ -160,23 +149,23 @@ export class Engine {
       debug('%s %s: stored entry is for %s %s; ignored', p.method, p.url, record.meta.method, record.meta.url)
       record = undefined
     }
+    // RFC 9111 §4.1: a stored response is used only if the fields its Vary names match.
     if (record && record.meta.vary.some((name) => record!.meta.requestHeaders[name] !== p.headers[name])) record = undefined
-    if (!record) storedKey = undefined
-    const cc = parseCacheControl(p.headers['cache-control'])
-    const pragmaNoCache = p.headers['cache-control'] === undefined && /no-cache/i.test(p.headers.pragma ?? '')
-    let action = decideRead({ entry: record?.meta, cc, pragmaNoCache, modes: p.modes, now: this.now() })
+    let action = decideRead({ entry: record?.meta, ...requestDirectives(p.headers), modes: p.modes, now: this.now() })
     // RFC 9211 §2.2: the URI is stored, but no variant matches this request's Vary fields.
     if (varyMiss && action.action === 'fetch') action = { ...action, fwd: 'vary-miss', reason: 'no stored variant matches Vary' }
     if (debug.enabled) debug('%s %s: %s (%s)', p.method, p.url, action.action, action.reason)
-    return { action, record, storedKey }
+    return { action, record }
   }
 
   /** Headers for a response built from a stored entry: Age (RFC 9111 §5.1) and Cache-Status. */
   hitHeaders(meta: EntryMeta, cacheStatus: string): HeaderMap {
-    const headers: HeaderMap = { ...meta.headers }
-    headers.age = String(Math.floor(currentAge(meta, this.now())))
-    headers['cache-status'] = appendCacheStatus(meta.headers['cache-status'], cacheStatus)
-    return headers
+    return { ...meta.headers, age: this.age(meta), 'cache-status': appendCacheStatus(meta.headers['cache-status'], cacheStatus) }
+  }
+
+  /** The Age field value of a stored entry now (RFC 9111 §5.1: whole seconds). */
+  age(meta: EntryMeta): string {
+    return String(Math.floor(currentAge(meta, this.now())))
   }
 
   /** decideWrite at this moment; a store decision remembers the moment, so createdAt matches it. */
@@ -275,31 +264,16 @@ export class Engine {
     this.refreshing.delete(key)
   }
 
-  /**
-   * RFC 9111 §4.4: a non-error response to an unsafe method invalidates the target URI and the
-   * same-origin Location and Content-Location URIs.
-   */
+  /** After an unsafe method's response: invalidate what invalidationTargets (RFC 9111 §4.4) names. */
   invalidateAfterUnsafe(href: string, status: number, headers: HeaderMap): Promise<void> {
-    if (status < 200 || status >= 400 || this.settings.readOnly) return Promise.resolve()
-    const origin = new URL(href).origin
-    const targets = [href]
-    for (const name of ['location', 'content-location']) {
-      const v = headerValue(headers, name)
-      if (v === undefined) continue
-      try {
-        const u = new URL(v, href)
-        if (u.origin === origin) targets.push(u.href)
-      } catch {
-        // An unparsable Location is the origin's problem, not a reason to fail the request.
-      }
-    }
-    return this.invalidate(targets)
+    const targets = this.settings.readOnly ? [] : invalidationTargets(href, status, headers)
+    return targets.length === 0 ? Promise.resolve() : this.invalidate(targets)
   }
 
   /** Remove every stored response (all variants) for these URLs. */
   invalidate(urls: readonly string[]): Promise<void> {
     const work = (async () => {
-      const normalised = urls.map((u) => requestKey({ method: 'GET', url: u, headers: {}, body: undefined }, this.settings).url)
+      const normalised = urls.map((u) => normalizeUrl(u, this.settings.ignoredParameters))
       const keys: string[] = []
       for await (const [key] of this.backend.entries({ urls: normalised })) keys.push(key)
       if (keys.length > 0) await this.backend.delete(keys)

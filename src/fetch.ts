@@ -36,8 +36,6 @@ const MODES: Record<FetchCacheMode, Scope> = {
   'only-if-cached': { modes: { onlyIfCached: true } },
 }
 
-const OUR_KEYS = ['expireAfter', 'refresh', 'forceRefresh', 'onlyIfCached', 'cache'] as const
-
 function splitInit(input: string | URL | Request, init: CachedRequestInit | undefined): { scope: Scope; rest: RequestInit } {
   if (init === undefined) {
     const mode = (input instanceof Request ? input.cache : 'default') as FetchCacheMode
@@ -106,15 +104,7 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   if (!response) return undefined
   engine.stats.count('hits', prepared.host)
   if (action.stale) engine.stats.count('staleServed', prepared.host)
-  const { meta } = record
-  remember(response, {
-    fromCache: true,
-    createdAt: new Date(meta.createdAt),
-    expiresAt: meta.expiresAt === null ? null : new Date(meta.expiresAt),
-    isExpired: action.stale,
-    revalidated: false,
-    key: meta.key,
-  })
+  remember(response, record.meta, action.stale)
   return response
 }
 

@@ -1,11 +1,13 @@
 /** cacheInfo(response): what the cache did for a response, from our record or its Cache-Status. */
 import { parseCacheStatus } from './cache-status.js'
-import type { CacheInfo } from './types.js'
+import type { CacheInfo, EntryMeta } from './types.js'
 
-const known = new WeakMap<object, CacheInfo>()
+/** Responses the fast path served from storage, with the entry they came from. */
+const known = new WeakMap<object, { meta: EntryMeta; stale: boolean }>()
 
-export function remember(response: object, info: CacheInfo): void {
-  known.set(response, info)
+/** Cheap on the hit path: the CacheInfo (two Dates) is only built if someone asks. */
+export function remember(response: object, meta: EntryMeta, stale: boolean): void {
+  known.set(response, { meta, stale })
 }
 
 type HeaderSource = Headers | Record<string, string | string[] | undefined>
@@ -22,12 +24,24 @@ function get(headers: HeaderSource, name: string): string | undefined {
  */
 export function cacheInfo(response: { headers: HeaderSource }): CacheInfo | undefined {
   const mine = known.get(response)
-  if (mine) return mine
+  if (mine) {
+    const { meta, stale } = mine
+    return {
+      fromCache: true,
+      createdAt: new Date(meta.createdAt),
+      expiresAt: meta.expiresAt === null ? null : new Date(meta.expiresAt),
+      isExpired: stale,
+      revalidated: false,
+      key: meta.key,
+    }
+  }
   const status = parseCacheStatus(get(response.headers, 'cache-status'))
   if (!status) return undefined
   const now = Date.now()
   const revalidated = status.fwd === 'stale' && status.fwdStatus === 304
-  const fromCache = status.hit === true || revalidated || (status.detail?.startsWith('stale-if-error') ?? false)
+  // Served from storage: a hit, a 304-revalidated entry, a stale stand-in, or a waiter served
+  // from what the request it was collapsed into stored.
+  const fromCache = status.hit === true || revalidated || status.collapsed === true || (status.detail?.startsWith('stale-if-error') ?? false)
   const age = Number(get(response.headers, 'age'))
   const expiresAt = status.ttl === undefined ? (fromCache ? null : undefined) : new Date(now + status.ttl * 1000)
   return {

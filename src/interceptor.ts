@@ -8,13 +8,13 @@ import { Cache } from './cache.js'
 import { formatCacheStatus, type Forward } from './cache-status.js'
 import { Flight, type FlightResult } from './coalesce.js'
 import type { WaitOutcome } from './lease.js'
-import { remainingTtl, staleIfErrorAllows } from './decide-read.js'
+import { asksForOrigin, remainingTtl, requestDirectives, staleIfErrorAllows } from './decide-read.js'
 import { createEngine } from './create.js'
 import { debug } from './debug.js'
 import { appendCacheStatus, type Engine, type Prepared } from './engine.js'
-import { ForwardHandler } from './handlers/forward.js'
+import { ForwardHandler, type ForwardOptions } from './handlers/forward.js'
 import { InvalidateHandler } from './handlers/invalidate.js'
-import { fail, serve } from './handlers/serve.js'
+import { fail, serve, serveRecord } from './handlers/serve.js'
 import { dispatchUrl, headerRecord, readBody } from './request.js'
 import { currentScope, type Scope } from './scope.js'
 import type { CacheOptions, CacheRecord } from './types.js'
@@ -48,12 +48,13 @@ function intercept(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
   const method = (opts.method ?? 'GET').toUpperCase()
   if (scope?.disabled || opts.upgrade || method === 'CONNECT') return next(opts, handler)
   if (!engine.settings.allowableMethods.has(method)) {
-    // RFC 9111 §4.4: unsafe methods pass through, then invalidate what they changed.
+    // RFC 9111 §4.4: unsafe methods (RFC 9110 §9.2.1: not GET, HEAD, OPTIONS, TRACE) pass
+    // through, then invalidate what they changed.
     return next(opts, SAFE.has(method) ? handler : new InvalidateHandler(engine, dispatchUrl(opts), handler))
   }
   void run(engine, next, opts, handler, method, scope).catch((error: unknown) => {
     debug('interceptor failure: %s', error instanceof Error ? error.stack : String(error))
-    handler.onResponseError?.(null as unknown as Dispatcher.DispatchController, error as Error)
+    fail(handler, error as Error)
   })
   return true
 }
@@ -66,33 +67,24 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
     return
   }
   const forwardOpts: Dispatcher.DispatchOptions = read.body === undefined ? opts : { ...opts, body: read.body }
-  const prepared = engine.prepare({ method, url: dispatchUrl(opts), headers, body: read.body }, scope)
+  const url = dispatchUrl(opts)
+  const prepared = engine.prepare({ method, url, headers, body: read.body }, scope)
   if ('bypass' in prepared) {
-    debug('%s %s: bypass (%s)', method, dispatchUrl(opts), prepared.reason)
+    debug('%s %s: bypass (%s)', method, url, prepared.reason)
     next(forwardOpts, handler)
     return
   }
   const { action, record } = await engine.lookup(prepared)
-  const forward = (fwd: Forward, revalidating: boolean, flight: Flight | undefined): void => {
-    const plain = (f: Flight | undefined) => next(forwardOpts, new ForwardHandler(engine, prepared, handler, { record, revalidating: false, fwd, flight: f }))
-    if (!revalidating) return void plain(flight)
-    const conditional = { ...headers, ...engine.validators(record!, prepared) }
-    next({ ...forwardOpts, headers: conditional }, new ForwardHandler(engine, prepared, handler, { record, revalidating: true, fwd, flight, retry: plain }))
-  }
+  const forward = (fwd: Forward, revalidating: boolean, flight: Flight | undefined): void =>
+    dispatchForward(engine, next, forwardOpts, headers, prepared, handler, { record, revalidating, fwd, flight })
   switch (action.action) {
     case 'serve': {
-      engine.stats.count('hits', prepared.host)
-      if (action.stale) engine.stats.count('staleServed', prepared.host)
       const parts = collapsed ? { fwd: collapsed, collapsed: true } : { hit: true }
-      const status = formatCacheStatus({ ...parts, ttl: action.ttl, key: record!.meta.key, ...(action.stale ? { detail: action.reason } : {}) })
-      serve(handler, { ...record!.meta, headers: engine.hitHeaders(record!.meta, status), body: record!.body }, method)
+      serveRecord(engine, handler, record!, { ...parts, ttl: action.ttl, key: record!.meta.key, ...(action.stale ? { detail: action.reason } : {}) }, method, prepared.host, action.stale)
       return
     }
     case 'serve-and-refresh': {
-      engine.stats.count('hits', prepared.host)
-      engine.stats.count('staleServed', prepared.host)
-      const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record!.meta.key, detail: 'stale-while-revalidate' })
-      serve(handler, { ...record!.meta, headers: engine.hitHeaders(record!.meta, status), body: record!.body }, method)
+      serveRecord(engine, handler, record!, { hit: true, ttl: action.ttl, key: record!.meta.key, detail: 'stale-while-revalidate' }, method, prepared.host, true)
       refreshInBackground(engine, next, forwardOpts, headers, prepared, record!)
       return
     }
@@ -100,7 +92,9 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
     case 'fetch': {
       const fwd: Forward = action.action === 'fetch' ? action.fwd : 'stale'
       const revalidating = action.action === 'revalidate'
-      if (collapsed !== undefined || !coalescible(prepared)) return forward(fwd, revalidating, undefined)
+      // A request that insists on the origin is not folded into another one's response.
+      const { cc, pragmaNoCache } = requestDirectives(prepared.headers)
+      if (collapsed !== undefined || asksForOrigin(cc, pragmaNoCache, prepared.modes)) return forward(fwd, revalidating, undefined)
       const waiting = engine.flights.join(prepared.key)
       if (waiting) {
         const result = await waiting.done
@@ -139,10 +133,15 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
   }
 }
 
-/** Requests that asked for the origin themselves (no-cache, reload) are not folded into others. */
-function coalescible(p: Prepared): boolean {
-  if (p.modes.forceRefresh || p.modes.refresh) return false
-  return !/no-cache/i.test(p.headers['cache-control'] ?? '') && !/no-cache/i.test(p.headers.pragma ?? '')
+/**
+ * Send a request on to the origin through a ForwardHandler; when revalidating, with our
+ * validators added, and plainly again if the 304 turns out not to be for our entry.
+ */
+function dispatchForward(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOptions, headers: Record<string, string>, p: Prepared, handler: Dispatcher.DispatchHandler, o: ForwardOptions): void {
+  const plain = (flight: Flight | undefined) => next(opts, new ForwardHandler(engine, p, handler, { ...o, revalidating: false, flight }))
+  if (!o.revalidating || !o.record) return void plain(o.flight)
+  const conditional = { ...headers, ...engine.validators(o.record, p) }
+  next({ ...opts, headers: conditional }, new ForwardHandler(engine, p, handler, { ...o, retry: plain }))
 }
 
 /** A waiter's turn, once the flight it joined has an outcome. */
@@ -150,7 +149,7 @@ async function follow(
   engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOptions, forwardOpts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler,
   method: string, scope: Scope | undefined, p: Prepared, record: CacheRecord | undefined, fwd: Forward, result: FlightResult,
 ): Promise<void> {
-  const own = () => void next(forwardOpts, new ForwardHandler(engine, p, handler, { record, revalidating: false, fwd }))
+  const own = () => dispatchForward(engine, next, forwardOpts, p.headers, p, handler, { record, revalidating: false, fwd, flight: undefined })
   switch (result.kind) {
     case 'stored':
       // Look again: the entry (or this request's Vary variant, or nothing) is now in the store.
@@ -166,10 +165,8 @@ async function follow(
     }
     case 'error': {
       if (record && staleIfErrorAllows(record.meta, engine.now())) {
-        engine.stats.count('hits', p.host)
-        engine.stats.count('staleServed', p.host)
-        const status = formatCacheStatus({ fwd: 'stale', collapsed: true, ttl: remainingTtl(record.meta, engine.now()), key: record.meta.key, detail: `stale-if-error: ${result.error.message}` })
-        serve(handler, { ...record.meta, headers: engine.hitHeaders(record.meta, status), body: record.body }, method)
+        const status = { fwd: 'stale' as const, collapsed: true, ttl: remainingTtl(record.meta, engine.now()), key: record.meta.key, detail: `stale-if-error: ${result.error.message}` }
+        serveRecord(engine, handler, record, status, method, p.host, true)
         return
       }
       fail(handler, result.error)
@@ -194,9 +191,7 @@ function refreshInBackground(engine: Engine, next: Dispatch, opts: Dispatcher.Di
     try {
       // A private flight (no one joins it) settles once the refreshed entry is written.
       const flight = new Flight(p.key, () => {})
-      const conditional = { ...headers, ...engine.validators(record, p) }
-      const plain = (f: Flight | undefined) => next(opts, new ForwardHandler(engine, p, SILENT, { record, revalidating: false, fwd: 'stale', flight: f }))
-      next({ ...opts, headers: conditional }, new ForwardHandler(engine, p, SILENT, { record, revalidating: true, fwd: 'stale', retry: plain, flight }))
+      dispatchForward(engine, next, opts, headers, p, SILENT, { record, revalidating: true, fwd: 'stale', flight })
       await flight.done
     } finally {
       if (held) engine.leases.release(p.key)

@@ -4,7 +4,7 @@ import type { Settings } from './options.js'
 import type { RequestInfoForKey } from './types.js'
 
 /** Headers that identify the caller: keyed by digest so one user's response never serves another. */
-const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'] as const
+export const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'] as const
 
 function hash(parts: unknown): string {
   // JSON, not concatenation: ['a', 'bc'] and ['ab', 'c'] must not collide.

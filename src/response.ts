@@ -5,8 +5,8 @@
  */
 import zlib from 'node:zlib'
 import { headerValue } from './cache-control.js'
-import type { Engine } from './engine.js'
-import type { CacheRecord, HeaderMap } from './types.js'
+import { appendCacheStatus, type Engine } from './engine.js'
+import type { CacheRecord } from './types.js'
 
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
 
@@ -32,19 +32,21 @@ export function decodeBody(body: Uint8Array, encoding: string | undefined): Uint
   return out
 }
 
-/** Header pairs for the Response init: one validation pass (a Headers object would cost two). */
-export function headerPairs(map: HeaderMap): Array<[string, string]> {
+/**
+ * The stored fields with Age and Cache-Status set, as pairs for the Response init: one
+ * validation pass, no intermediate object (Engine.hitHeaders' shape, for the fetch path).
+ */
+function hitPairs(engine: Engine, meta: CacheRecord['meta'], cacheStatus: string): Array<[string, string]> {
   const pairs: Array<[string, string]> = []
-  for (const name in map) {
-    const value = map[name]!
+  const stored = meta.headers
+  for (const name in stored) {
+    if (name === 'age' || name === 'cache-status') continue
+    const value = stored[name]!
     if (typeof value === 'string') pairs.push([name, value])
     else for (const v of value) pairs.push([name, v])
   }
+  pairs.push(['age', engine.age(meta)], ['cache-status', appendCacheStatus(stored['cache-status'], cacheStatus)])
   return pairs
-}
-
-export function toHeaders(map: HeaderMap): Headers {
-  return new Headers(headerPairs(map))
 }
 
 const kUrl = Symbol('url')
@@ -70,7 +72,6 @@ Object.defineProperty(CachedResponse.prototype, 'type', { get: () => 'basic' })
 export function responseFrom(engine: Engine, record: CacheRecord, cacheStatus: string, url: string, method: string): Response | undefined {
   const { meta } = record
   if (meta.status < 200 || meta.status > 599) return undefined
-  const headers = engine.hitHeaders(meta, cacheStatus)
   let body: Uint8Array | null = null
   if (method !== 'HEAD' && !NULL_BODY_STATUS.has(meta.status)) {
     try {
@@ -83,7 +84,7 @@ export function responseFrom(engine: Engine, record: CacheRecord, cacheStatus: s
   }
   let response: CachedResponse
   try {
-    response = new CachedResponse(body, { status: meta.status, statusText: meta.statusText, headers: headerPairs(headers) })
+    response = new CachedResponse(body, { status: meta.status, statusText: meta.statusText, headers: hitPairs(engine, meta, cacheStatus) })
   } catch {
     return undefined
   }

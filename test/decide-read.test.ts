@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { parseCacheControl } from '../src/cache-control.js'
-import { currentAge, decideRead, type ReadModes, remainingTtl, staleIfErrorAllows } from '../src/decide-read.js'
+import { asksForOrigin, bypassReason, currentAge, decideRead, type ReadModes, remainingTtl, requestDirectives, staleIfErrorAllows } from '../src/decide-read.js'
 import type { EntryMeta } from '../src/types.js'
 import { meta } from './helpers/meta.js'
 
@@ -144,5 +144,49 @@ describe('only-if-cached with a request that needs the origin', () => {
   ] as const)('§5.2.1.7 "%s" with modes %j answers 504 instead of contacting the origin', (header, modes) => {
     const action = decideRead({ entry: meta({ ...ETAG }), cc: parseCacheControl(header), pragmaNoCache: false, modes, now: FRESH })
     expect(action.action).toBe('gateway-timeout')
+  })
+})
+
+describe('RFC 5861 §4: which failures stale-if-error covers', () => {
+  const entry = meta({ staleIfErrorUntil: null })
+  it.each([
+    [undefined, true],
+    [500, true],
+    [502, true],
+    [503, true],
+    [504, true],
+    [501, false],
+    [505, false],
+    [404, false],
+  ] as const)('status %s → %s', (status, want) => {
+    expect(staleIfErrorAllows(entry, STALE, status)).toBe(want)
+  })
+})
+
+describe('bypassReason: requests the cache stays out of', () => {
+  const allow = new Set(['GET', 'HEAD'])
+  it.each([
+    ['GET', {}, undefined],
+    ['POST', {}, 'method POST not cacheable'],
+    ['GET', { 'if-none-match': '"a"' }, 'request carries if-none-match'],
+    ['GET', { 'if-modified-since': 'x' }, 'request carries if-modified-since'],
+    ['GET', { range: 'bytes=0-1' }, 'request carries range'],
+  ] as const)('%s %j → %s', (method, headers, want) => {
+    expect(bypassReason(method, headers, allow)).toBe(want)
+  })
+})
+
+describe('requestDirectives and asksForOrigin (RFC 9111 §5.2.1.4, §5.4)', () => {
+  it.each([
+    [{}, {}, false],
+    [{ 'cache-control': 'no-cache' }, {}, true],
+    [{ pragma: 'no-cache' }, {}, true],
+    [{ pragma: 'no-cache', 'cache-control': 'max-age=5' }, {}, false],
+    [{}, { refresh: true }, true],
+    [{}, { forceRefresh: true }, true],
+    [{}, { staleOk: true }, false],
+  ] as const)('%j with modes %j → %s', (headers, modes, want) => {
+    const { cc, pragmaNoCache } = requestDirectives(headers)
+    expect(asksForOrigin(cc, pragmaNoCache, modes)).toBe(want)
   })
 })

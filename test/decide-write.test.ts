@@ -3,7 +3,7 @@
  * the clock is fixed at NOW.
  */
 import { describe, expect, it } from 'vitest'
-import { decideWrite, type WriteDecision } from '../src/decide-write.js'
+import { decideWrite, invalidationTargets, type WriteDecision } from '../src/decide-write.js'
 import { DO_NOT_CACHE, EXPIRE_IMMEDIATELY, NEVER_EXPIRE } from '../src/expiry.js'
 import { type RequestOptions, resolveSettings } from '../src/options.js'
 import type { CacheOptions, HeaderMap } from '../src/types.js'
@@ -145,5 +145,19 @@ describe('decideWrite: store', () => {
 
   it('allowableMethods admits POST when configured', () => {
     expect(run({ name: '', settings: { allowableMethods: ['GET', 'POST'] }, method: 'POST', headers: MAX60, want: {} })).toMatchObject(at(NOW + 60 * SEC))
+  })
+})
+
+describe('invalidationTargets (RFC 9111 §4.4)', () => {
+  const href = 'http://h.test/items'
+  it.each([
+    ['201 with same-origin Location', 201, { location: '/items/7' }, [href, 'http://h.test/items/7']],
+    ['200 with Content-Location', 200, { 'content-location': 'http://h.test/c' }, [href, 'http://h.test/c']],
+    ['cross-origin Location is left alone', 201, { location: 'http://other.test/x' }, [href]],
+    ['an error response invalidates nothing', 500, { location: '/items/7' }, []],
+    ['a 1xx invalidates nothing', 103, {}, []],
+    ['an unparsable Location is ignored', 303, { location: 'http://[bad' }, [href]],
+  ] as const)('%s', (_name, status, headers, want) => {
+    expect(invalidationTargets(href, status, headers)).toEqual(want)
   })
 })

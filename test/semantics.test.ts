@@ -235,6 +235,16 @@ describe('stale responses', () => {
     expect(seen('/mr')).toHaveLength(2)
   })
 
+  it('RFC 5861 §4: a 501 is not an error stale-if-error covers; it reaches the caller', async () => {
+    setup({ staleIfError: true })
+    const breakIt = breakable('/nie', ok({ 'cache-control': 'max-age=10' }, 'fresh body'), (_req, res) => send(res, 501, {}, 'not implemented'))
+    await get('/nie')
+    breakIt()
+    at(20)
+    const r = await get('/nie')
+    expect([r.status, r.body]).toEqual([501, 'not implemented'])
+  })
+
   it('stale-if-error=60 in the response serves the stale body on a 500, within the window only', async () => {
     setup()
     const breakIt = breakable('/sie', ok({ 'cache-control': 'max-age=10, stale-if-error=60' }, 'good'))

@@ -14,7 +14,7 @@ import { appendCacheStatus, type Decided, type Engine, type Prepared } from '../
 import { notModifiedMatches } from '../policy.js'
 import type { CacheRecord, HeaderMap } from '../types.js'
 import { CallerController, LocalController } from './controller.js'
-import { deliver } from './serve.js'
+import { serveRecord } from './serve.js'
 
 type Mode = 'waiting' | 'pass' | 'cached' | 'retry' | 'done'
 
@@ -91,8 +91,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
       this.mode = 'retry'
       return
     }
-    if (record && statusCode >= 500 && staleIfErrorAllows(record.meta, engine.now())) {
-      // RFC 5861 §4 stale-if-error: a 5xx may be answered with the stale copy.
+    if (record && staleIfErrorAllows(record.meta, engine.now(), statusCode)) {
+      // RFC 5861 §4 stale-if-error: a 500/502/503/504 may be answered with the stale copy.
       this.mode = 'done'
       flight?.resolve({ kind: 'error', error: new Error(`origin answered ${statusCode}`) })
       this.serveStale(statusCode)
@@ -189,14 +189,9 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   private serveStale(fwdStatus: number | undefined, error?: Error): void {
     const { engine } = this
     const record = this.opts.record!
-    engine.stats.count('staleServed', this.p.host)
-    engine.stats.count('hits', this.p.host)
-    const ttl = remainingTtl(record.meta, engine.now())
     const detail = error ? `stale-if-error: ${error.message}` : 'stale-if-error'
-    const status = formatCacheStatus({ fwd: 'stale', ...(fwdStatus === undefined ? {} : { fwdStatus }), ttl, key: record.meta.key, detail })
+    const status = { fwd: 'stale' as const, ...(fwdStatus === undefined ? {} : { fwdStatus }), ttl: remainingTtl(record.meta, engine.now()), key: record.meta.key, detail }
     // The origin's error body is drained and dropped (mode 'done'); the caller gets the stored one.
-    const controller = new LocalController()
-    const response = { ...record.meta, headers: engine.hitHeaders(record.meta, status), body: record.body }
-    void deliver(this.downstream, controller, response, this.p.method, !this.requestStarted)
+    serveRecord(engine, this.downstream, record, status, this.p.method, this.p.host, true, !this.requestStarted)
   }
 }

@@ -3,7 +3,9 @@
  * onRequestStart, onResponseStart, body in chunks honouring pause/resume, onResponseEnd.
  */
 import type { Dispatcher } from 'undici'
-import type { HeaderMap } from '../types.js'
+import { formatCacheStatus, type StatusParts } from '../cache-status.js'
+import type { Engine } from '../engine.js'
+import type { CacheRecord, HeaderMap } from '../types.js'
 import { LocalController } from './controller.js'
 
 const CHUNK = 64 * 1024
@@ -64,4 +66,17 @@ export function fail(handler: Dispatcher.DispatchHandler, error: Error): void {
     }
     handler.onResponseError?.(controller, error)
   })
+}
+
+/**
+ * Serve a stored entry: its status and body, its headers plus Age and our Cache-Status member.
+ * `start` as in deliver(); `stale` counts it as stale served.
+ */
+export function serveRecord(engine: Engine, handler: Dispatcher.DispatchHandler, record: CacheRecord, status: StatusParts, method: string, host: string, stale = false, start = true): void {
+  engine.stats.count('hits', host)
+  if (stale) engine.stats.count('staleServed', host)
+  const { meta } = record
+  const response = { status: meta.status, statusText: meta.statusText, headers: engine.hitHeaders(meta, formatCacheStatus(status)), body: record.body }
+  if (start) serve(handler, response, method)
+  else void deliver(handler, new LocalController(), response, method, false)
 }
