@@ -3,6 +3,7 @@
  * (`cachedFetch.cache`, `interceptor.cache`, `installCache()`'s return value, `openCache()`).
  * Everything here reads and writes through the backend contract, so it works on every backend.
  */
+import { staleWindows } from './decide-write.js'
 import type { Engine } from './engine.js'
 import { ConfigError, show } from './errors.js'
 import { type ExpireAfter, DO_NOT_CACHE, expiresAtFor, parseExpiry } from './expiry.js'
@@ -221,7 +222,10 @@ export class Cache {
       if (meta.kind !== 'response') continue
       const record = await backend.get(key)
       if (!record) continue
-      await backend.set(key, { meta: { ...record.meta, ...movedWindows(record.meta, expiresAt) }, body: record.body })
+      // The windows are recomputed from the entry's headers and this cache's options, exactly as
+      // a new store would compute them for this expiry.
+      const windows = staleWindows(expiresAt, record.meta.headers, this.engine.settings, record.meta.mustRevalidate)
+      await backend.set(key, { meta: { ...record.meta, expiresAt, ...windows }, body: record.body })
       n++
     }
     return n
@@ -321,21 +325,5 @@ export class Cache {
       return true
     }
     return { backendFilter, matches }
-  }
-}
-
-/** A new expiry, with the stale windows kept the same length past it. */
-function movedWindows(meta: EntryMeta, expiresAt: number | null): Pick<EntryMeta, 'expiresAt' | 'staleIfErrorUntil' | 'staleWhileRevalidateUntil'> {
-  const old = meta.expiresAt
-  const shift = (until: number): number => {
-    // 0 is "never", MAX_SAFE_INTEGER "no limit": neither moves.
-    if (until === 0 || until >= Number.MAX_SAFE_INTEGER) return until
-    return old === null || expiresAt === null ? 0 : until + (expiresAt - old)
-  }
-  return {
-    expiresAt,
-    staleIfErrorUntil: meta.staleIfErrorUntil === null ? (old === null && expiresAt !== null ? 0 : null) : shift(meta.staleIfErrorUntil),
-    // A window that was open-ended only because the entry never expired closes once it can.
-    staleWhileRevalidateUntil: old === null && expiresAt !== null ? 0 : shift(meta.staleWhileRevalidateUntil),
   }
 }

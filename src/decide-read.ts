@@ -145,3 +145,15 @@ export function bypassReason(method: string, headers: Readonly<Record<string, st
   for (const name of CONDITIONAL) if (headers[name] !== undefined) return `request carries ${name}`
   return undefined
 }
+
+/**
+ * From when (ms) a stored entry can serve no request at all, and may be evicted before any
+ * other: expired (§4.2), past its stale-if-error and stale-while-revalidate windows (RFC 5861),
+ * and with no validator. An expired entry with an ETag or Last-Modified stays useful: it can be
+ * revalidated and answered by a 304 instead of a full transfer (RFC 9111 §4.3.1).
+ * null: never (no expiry, stale-if-error without limit, or a validator).
+ */
+export function uselessAt(meta: EntryMeta): number | null {
+  if (meta.expiresAt === null || meta.staleIfErrorUntil === null || hasValidator(meta.headers)) return null
+  return Math.max(meta.expiresAt, meta.staleIfErrorUntil, meta.staleWhileRevalidateUntil)
+}

@@ -122,18 +122,27 @@ export function decideWrite(input: WriteInput): WriteDecision {
     expiresAt = configured === undefined ? null : expiresAtFor(configured, now)
     reason = configured === undefined ? 'cacheControl off: never expires' : 'cacheControl off: expireAfter'
   }
-  const sie = settings.cacheControl ? seconds(rescc, 'stale-if-error') : undefined
-  const swr = settings.cacheControl ? seconds(rescc, 'stale-while-revalidate') : undefined
+  return { action: 'store', reason, expiresAt, initialAge, ...staleWindows(expiresAt, headers, settings, mustRevalidate), mustRevalidate, vary }
+}
+
+/**
+ * Until when a stale copy may stand in for an error (RFC 5861 §4 stale-if-error) or be served
+ * while it is refreshed (§3 stale-while-revalidate): the longer of the response's directive and
+ * the option, past `expiresAt`. must-revalidate / no-cache close both (RFC 9111 §4.2.4).
+ */
+export function staleWindows(
+  expiresAt: number | null,
+  headers: HeaderMap,
+  settings: Pick<Settings, 'cacheControl' | 'staleIfError' | 'staleWhileRevalidate'>,
+  mustRevalidate: boolean,
+): { staleIfErrorUntil: number | null; staleWhileRevalidateUntil: number } {
+  if (mustRevalidate) return { staleIfErrorUntil: 0, staleWhileRevalidateUntil: 0 }
+  const rescc = settings.cacheControl ? parseCacheControl(headers['cache-control']) : undefined
+  const sie = rescc ? seconds(rescc, 'stale-if-error') : undefined
+  const swr = rescc ? seconds(rescc, 'stale-while-revalidate') : undefined
   return {
-    action: 'store',
-    reason,
-    expiresAt,
-    initialAge,
-    // RFC 5861 §4 stale-if-error and §3 stale-while-revalidate; must-revalidate overrides both (RFC 9111 §4.2.4).
-    staleIfErrorUntil: mustRevalidate ? 0 : window(sie, settings.staleIfError, expiresAt),
-    staleWhileRevalidateUntil: mustRevalidate ? 0 : (window(swr, settings.staleWhileRevalidate, expiresAt) ?? Number.MAX_SAFE_INTEGER),
-    mustRevalidate,
-    vary,
+    staleIfErrorUntil: window(sie, settings.staleIfError, expiresAt),
+    staleWhileRevalidateUntil: window(swr, settings.staleWhileRevalidate, expiresAt) ?? Number.MAX_SAFE_INTEGER,
   }
 }
 

@@ -7,6 +7,8 @@ import { headerValue } from './cache-control.js'
 import { bypassReason, currentAge, decideRead, type ReadAction, type ReadModes, requestDirectives } from './decide-read.js'
 import { configuredExpiry, decideWrite, invalidationTargets, type WriteDecision } from './decide-write.js'
 import { debug } from './debug.js'
+import { deleteWhere } from './backends/filter.js'
+import { varyMarker } from './entry.js'
 import { BackendError, CorruptEntryError } from './errors.js'
 import { DO_NOT_CACHE, type Expiry } from './expiry.js'
 import { CREDENTIAL_HEADERS, requestKey, variantKey } from './key.js'
@@ -190,8 +192,8 @@ export class Engine {
     return vary.length > 0 ? variantKey(p.key, vary, p.headers) : p.key
   }
 
-  /** Store a complete response. Resolves once written; failures are reported, never thrown. */
-  store(p: Prepared, status: number, statusText: string, headers: HeaderMap, body: Uint8Array, d: Decided & { action: 'store' }): Promise<void> {
+  /** Store a complete response. Resolves once written, true if it was; failures are reported, never thrown. */
+  store(p: Prepared, status: number, statusText: string, headers: HeaderMap, body: Uint8Array, d: Decided & { action: 'store' }): Promise<boolean> {
     const now = d.decidedAt
     const requestHeaders = redactHeaders(p.headers, this.settings.ignoredHeaders)
     const base = { v: 1 as const, method: p.method, url: p.url, status, statusText, requestHeaders, createdAt: now }
@@ -209,14 +211,17 @@ export class Engine {
       size: body.byteLength,
     }
     const writes: Array<Promise<void>> = []
-    if (d.vary.length > 0) {
-      // The marker at the primary key names the Vary fields; variants live at derived keys.
-      const marker: EntryMeta = { ...meta, kind: 'vary', key: p.key, headers: {}, size: 0, expiresAt: null }
-      writes.push(this.backend.set(p.key, { meta: marker, body: new Uint8Array(0) }))
-    }
+    if (d.vary.length > 0) writes.push(this.backend.set(p.key, { meta: varyMarker(meta, p.key), body: new Uint8Array(0) }))
     writes.push(this.backend.set(meta.key, { meta, body }))
     this.stats.count('stores', p.host)
-    return this.track(Promise.all(writes).then(() => undefined, (e: unknown) => this.report(new BackendError(`write of ${meta.key} failed`, e))))
+    const written = Promise.all(writes).then(
+      () => true,
+      (e: unknown) => {
+        this.report(new BackendError(`write of ${meta.key} failed`, e))
+        return false
+      },
+    )
+    return this.track(written)
   }
 
   /**
@@ -274,10 +279,8 @@ export class Engine {
   invalidate(urls: readonly string[]): Promise<void> {
     const work = (async () => {
       const normalised = urls.map((u) => normalizeUrl(u, this.settings.ignoredParameters))
-      const keys: string[] = []
-      for await (const [key] of this.backend.entries({ urls: normalised })) keys.push(key)
-      if (keys.length > 0) await this.backend.delete(keys)
-      debug('invalidated %d entries for %s', keys.length, normalised.join(' '))
+      const n = await deleteWhere(this.backend, { urls: normalised })
+      debug('invalidated %d entries for %s', n, normalised.join(' '))
     })().catch((e: unknown) => this.report(new BackendError('invalidation failed', e)))
     return this.track(work)
   }

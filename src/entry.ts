@@ -64,3 +64,8 @@ export function decodeMetaCached(key: string, raw: string): EntryMeta {
   decoded.set(key, { raw, meta })
   return meta
 }
+
+/** The marker stored at a primary key when responses vary: it names the Vary fields; variants live at derived keys. */
+export function varyMarker(variant: EntryMeta, primaryKey: string): EntryMeta {
+  return { ...variant, kind: 'vary', key: primaryKey, headers: {}, size: 0, expiresAt: null }
+}

@@ -17,10 +17,10 @@
 import { readFileSync } from 'node:fs'
 import { headerValue } from './cache-control.js'
 import type { Cache, CacheFilter } from './cache.js'
-import { checkMeta } from './entry.js'
+import { checkMeta, varyMarker } from './entry.js'
 import { BackendError, FetchCacheError } from './errors.js'
 import { variantKey } from './key.js'
-import { decodeBody } from './response.js'
+import { decodeBody, NULL_BODY_STATUS } from './response.js'
 import type { EntryMeta, HeaderMap } from './types.js'
 
 export interface HarHeader {
@@ -405,9 +405,7 @@ function restored(p: Parsed, fc: HarFetchcache): Restored {
     throw new HarFormatError(`log.entries[${p.index}]._fetchcache: ${(error as Error).message}`)
   }
   if (fc.primaryKey === undefined || meta.vary.length === 0) return { meta, body }
-  // The marker at the primary key names the Vary fields, as Engine.store writes it.
-  const marker: EntryMeta = { ...meta, kind: 'vary', key: fc.primaryKey, headers: {}, size: 0, expiresAt: null }
-  return { meta, body, marker }
+  return { meta, body, marker: varyMarker(meta, fc.primaryKey) }
 }
 
 /**
@@ -436,13 +434,12 @@ export async function importHar(cache: Cache, har: unknown, onProgress?: (done: 
   return result
 }
 
-const NO_BODY = new Set([204, 304])
 
 /** An entry from another tool, through the engine's write path; the reason when it is not stored. */
 async function storeForeign(cache: Cache, p: Parsed): Promise<string | undefined> {
   const { engine } = cache
   if (p.status < 200 || p.status > 599) return `status ${p.status}`
-  if (p.body === undefined && !NO_BODY.has(p.status) && p.method !== 'HEAD') return 'no response body recorded'
+  if (p.body === undefined && !NULL_BODY_STATUS.has(p.status) && p.method !== 'HEAD') return 'no response body recorded'
   const prepared = engine.prepare({ method: p.method, url: p.url, headers: p.requestHeaders, body: p.requestBody }, undefined)
   if ('bypass' in prepared) return prepared.reason
   // HAR bodies are recorded decoded: what is stored must not claim a Content-Encoding.
@@ -455,10 +452,8 @@ async function storeForeign(cache: Cache, p: Parsed): Promise<string | undefined
   const d = engine.decideWrite(prepared, p.status, headers)
   if (d.action !== 'store') return d.reason
   if (body.byteLength > engine.settings.maxEntrySize) return 'body over maxEntrySize'
-  // Engine.store reports a failed write to onError and the error counter instead of throwing;
-  // an import must not claim an entry it did not write.
-  const errors = engine.stats.snapshot().errors
-  await engine.store(prepared, p.status, p.statusText, headers, body, d)
-  if (engine.stats.snapshot().errors > errors) throw new BackendError(`write of ${p.url} failed`)
+  // Engine.store reports a failed write to onError instead of throwing; an import must not
+  // claim an entry it did not write.
+  if (!(await engine.store(prepared, p.status, p.statusText, headers, body, d))) throw new BackendError(`write of ${p.url} failed`)
   return undefined
 }

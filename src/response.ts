@@ -8,7 +8,8 @@ import { headerValue } from './cache-control.js'
 import { appendCacheStatus, type Engine } from './engine.js'
 import type { CacheRecord } from './types.js'
 
-const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
+/** Statuses whose responses have no body (Fetch standard). */
+export const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
 
 /** Lenient like fetch: a truncated stream decodes as far as it goes (what cURL does too). */
 const GZIP = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH }

@@ -350,3 +350,27 @@ async function collectUrls(backend: Backend): Promise<string[]> {
   for await (const [, m] of backend.entries()) out.push(m.url)
   return out
 }
+
+describe('eviction keeps what can still be revalidated', () => {
+  const live = () => ({ expiresAt: Date.now() + 60_000 })
+  it('an expired entry with an ETag is evicted by recency, not first (RFC 9111 §4.3.1)', async () => {
+    const m = new MemoryBackend({ maxEntries: 2 })
+    const past = Date.now() - 60_000
+    await m.set('validated', record('validated', 'x', { expiresAt: past, headers: { etag: '"v1"' } }))
+    await m.set('fresh', record('fresh', 'x', live()))
+    await m.get('validated')
+    await m.set('new', record('new', 'x', live()))
+    expect(await m.get('validated')).toBeDefined()
+    expect(await m.get('fresh')).toBeUndefined()
+  })
+
+  it('an expired entry without a validator is evicted first, even if just used', async () => {
+    const m = new MemoryBackend({ maxEntries: 2 })
+    await m.set('dead', record('dead', 'x', { expiresAt: Date.now() - 60_000 }))
+    await m.set('fresh', record('fresh', 'x', live()))
+    await m.get('dead')
+    await m.set('new', record('new', 'x', live()))
+    expect(await m.get('dead')).toBeUndefined()
+    expect(await m.get('fresh')).toBeDefined()
+  })
+})

@@ -138,26 +138,28 @@ describe('delete()', () => {
 })
 
 describe('resetExpiration()', () => {
-  it('gives every entry a new expiry from now and moves its stale windows with it', async () => {
-    const cache = new Cache(createEngine({ backend: new MemoryBackend() }))
-    await put(cache, entry('a', { expiresAt: NOW - 5 * MIN, staleIfErrorUntil: NOW - 4 * MIN, staleWhileRevalidateUntil: 0 }))
+  it('gives every entry a new expiry from now, with the stale windows a fresh store would give it', async () => {
+    const cache = new Cache(createEngine({ backend: new MemoryBackend(), staleIfError: '1d' }))
+    // a: its response asks for a one-minute stale-if-error window, longer than nothing but shorter than the option.
+    await put(cache, entry('a', { headers: { 'cache-control': 'max-age=60, stale-if-error=172800' }, expiresAt: NOW - 5 * MIN, staleIfErrorUntil: NOW - 4 * MIN, staleWhileRevalidateUntil: 0 }))
+    // b: stored with NEVER_EXPIRE, so it had no windows; the staleIfError option must apply once it can expire.
     await put(cache, entry('b', { expiresAt: null, staleIfErrorUntil: null, staleWhileRevalidateUntil: Number.MAX_SAFE_INTEGER }))
+    // c: must-revalidate closes both windows (RFC 9111 §4.2.4).
+    await put(cache, entry('c', { headers: { 'cache-control': 'max-age=60, must-revalidate' }, mustRevalidate: true, staleIfErrorUntil: 0, staleWhileRevalidateUntil: 0 }))
     const before = Date.now()
-    expect(await cache.resetExpiration('1h')).toBe(2)
+    expect(await cache.resetExpiration('1h')).toBe(3)
     const after = Date.now()
     const got = new Map<string, EntryMeta>()
     for await (const m of cache.entries()) got.set(m.key, m)
-    const a = got.get('a')!
+    const [a, b, c] = [got.get('a')!, got.get('b')!, got.get('c')!]
     expect(a.expiresAt).toBeGreaterThanOrEqual(before + 3_600_000)
     expect(a.expiresAt).toBeLessThanOrEqual(after + 3_600_000)
-    // The one-minute stale-if-error window stays one minute past the new expiry.
-    expect(a.staleIfErrorUntil! - a.expiresAt!).toBe(MIN)
+    // The directive's two days beat the option's one day.
+    expect(a.staleIfErrorUntil! - a.expiresAt!).toBe(2 * 86_400_000)
     expect(a.staleWhileRevalidateUntil).toBe(0)
-    // A window that was open only because the entry never expired closes once it can expire.
-    const b = got.get('b')!
-    expect(b.expiresAt).toBeGreaterThanOrEqual(before + 3_600_000)
+    expect(b.staleIfErrorUntil! - b.expiresAt!).toBe(86_400_000)
     expect(b.staleWhileRevalidateUntil).toBe(0)
-    expect(b.staleIfErrorUntil).toBe(0)
+    expect([c.staleIfErrorUntil, c.staleWhileRevalidateUntil]).toEqual([0, 0])
     expect(await keys(cache, { expired: true })).toEqual([])
     await cache.resetExpiration(NEVER_EXPIRE)
     for await (const m of cache.entries()) expect(m.expiresAt).toBeNull()

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { parseCacheControl } from '../src/cache-control.js'
-import { asksForOrigin, bypassReason, currentAge, decideRead, type ReadModes, remainingTtl, requestDirectives, staleIfErrorAllows } from '../src/decide-read.js'
+import { asksForOrigin, bypassReason, currentAge, decideRead, type ReadModes, remainingTtl, requestDirectives, staleIfErrorAllows, uselessAt } from '../src/decide-read.js'
 import type { EntryMeta } from '../src/types.js'
 import { meta } from './helpers/meta.js'
 
@@ -188,5 +188,18 @@ describe('requestDirectives and asksForOrigin (RFC 9111 §5.2.1.4, §5.4)', () =
   ] as const)('%j with modes %j → %s', (headers, modes, want) => {
     const { cc, pragmaNoCache } = requestDirectives(headers)
     expect(asksForOrigin(cc, pragmaNoCache, modes)).toBe(want)
+  })
+})
+
+describe('uselessAt: when an entry can serve nothing and is evicted first', () => {
+  it.each([
+    ['never expires', { expiresAt: null }, null],
+    ['stale-if-error without limit', { staleIfErrorUntil: null }, null],
+    ['has an ETag: can still be revalidated (§4.3.1)', { headers: { etag: '"a"' }, staleIfErrorUntil: 0 }, null],
+    ['has Last-Modified', { headers: { 'last-modified': 'Wed, 01 Jan 2020 00:00:00 GMT' } }, null],
+    ['no validator: the latest of expiry and stale windows', { staleIfErrorUntil: EXPIRES + 5_000, staleWhileRevalidateUntil: EXPIRES + 9_000 }, EXPIRES + 9_000],
+    ['no validator, no windows', {}, EXPIRES],
+  ] as const)('%s', (_name, overrides, want) => {
+    expect(uselessAt(meta(overrides as Partial<EntryMeta>))).toBe(want)
   })
 })

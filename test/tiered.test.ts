@@ -181,3 +181,22 @@ describe('TieredBackend', () => {
     })
   })
 })
+
+describe('TieredBackend changes the store of record first', () => {
+  it('reads racing a delete never put the deleted entry back into memory', async () => {
+    const back = new FileBackend({ path: join(tmp.dir, 'race') })
+    const tiered = new TieredBackend({ backend: back })
+    try {
+      for (let round = 0; round < 10; round++) {
+        // Only in the backend: the reads below miss memory and go to the (async) folder.
+        await back.set('k', rec('k', `v${round}`))
+        const deleting = tiered.delete(['k'])
+        const reads = Array.from({ length: 5 }, () => tiered.get('k'))
+        await Promise.all([deleting, ...reads])
+        expect(await tiered.get('k'), `round ${round}`).toBeUndefined()
+      }
+    } finally {
+      await tiered.close()
+    }
+  })
+})

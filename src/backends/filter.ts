@@ -1,4 +1,4 @@
-import type { EntryFilter, EntryMeta } from '../types.js'
+import type { Backend, EntryFilter, EntryMeta } from '../types.js'
 
 /** The EntryFilter predicate, for backends without indexes to answer it. */
 export function matchesFilter(meta: EntryMeta, filter: EntryFilter | undefined): boolean {
@@ -7,4 +7,12 @@ export function matchesFilter(meta: EntryMeta, filter: EntryFilter | undefined):
   if (filter.expiredAt !== undefined && (meta.expiresAt === null || meta.expiresAt > filter.expiredAt)) return false
   if (filter.createdBefore !== undefined && meta.createdAt >= filter.createdBefore) return false
   return true
+}
+
+/** Delete what matches a filter: in one statement where the backend can, else list, then delete. */
+export async function deleteWhere(backend: Backend, filter: EntryFilter): Promise<number> {
+  if (backend.deleteMatching) return backend.deleteMatching(filter)
+  const keys: string[] = []
+  for await (const [key] of backend.entries(filter)) keys.push(key)
+  return keys.length === 0 ? 0 : backend.delete(keys)
 }

@@ -3,6 +3,7 @@
  * entry is of no use any more, and a recency clock. Eviction order everywhere: entries that are
  * of no use first (expired and past every stale window), then the least recently used.
  */
+import { uselessAt } from '../decide-read.js'
 import { ConfigError, show } from '../errors.js'
 import { encodeMeta } from '../entry.js'
 import type { EntryMeta } from '../types.js'
@@ -64,18 +65,11 @@ export function fits(weight: number, limits: Limits): boolean {
   return weight <= limits.maxEntrySize && weight <= limits.maxSize
 }
 
-/**
- * From when (ms) an entry is of no use at all: expired, and past its stale-if-error and
- * stale-while-revalidate windows. null: never (no expiry, or stale-if-error without limit).
- * Such entries are evicted before any live one.
- */
-export function deadAt(meta: EntryMeta): number | null {
-  if (meta.expiresAt === null || meta.staleIfErrorUntil === null) return null
-  return Math.max(meta.expiresAt, meta.staleIfErrorUntil, meta.staleWhileRevalidateUntil)
-}
+/** Evicted before any live entry: what decide-read's uselessAt() says is of no use any more. */
+export { uselessAt as deadAt } from '../decide-read.js'
 
 export function isDead(meta: EntryMeta, now: number): boolean {
-  const at = deadAt(meta)
+  const at = uselessAt(meta)
   return at !== null && at <= now
 }
 

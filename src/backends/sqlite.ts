@@ -53,6 +53,8 @@ export class SQLiteBackend implements Backend {
   private readonly limits: Limits
   private readonly busyTimeout: number
   private readonly touches: TouchBuffer<number>
+  private readonly touchTx: (batch: ReadonlyMap<string, number>) => void
+  private readonly deleteTx: (keys: readonly string[]) => number
   private readonly stmt: {
     get: Database.Statement<[string], Row>
     set: Database.Statement<[string, string, string, number, number, number | null, number | null, number, number, number, string, Uint8Array]>
@@ -110,6 +112,15 @@ export class SQLiteBackend implements Backend {
     this.writeTx = this.db.transaction((key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => {
       this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, deadAt(m), recencyTick(), body.byteLength, weight, meta, body)
       this.enforceLimits(key)
+    })
+    // Transactions wrapped once, like the statements, not per call.
+    this.touchTx = this.db.transaction((batch: ReadonlyMap<string, number>) => {
+      for (const [key, at] of batch) this.stmt.touch.run(at, key, at)
+    })
+    this.deleteTx = this.db.transaction((list: readonly string[]) => {
+      let n = 0
+      for (const key of list) n += this.stmt.delete.run(key).changes
+      return n
     })
     this.touches = new TouchBuffer<number>(touchInterval, (batch) => this.writeTouches(batch), () => this.flushTouches())
   }
@@ -179,11 +190,6 @@ export class SQLiteBackend implements Backend {
   }
 
   async get(key: string): Promise<CacheRecord | undefined> {
-    return this.getSync(key)
-  }
-
-  /** The synchronous read, for callers that want to skip a promise turn. */
-  getSync(key: string): CacheRecord | undefined {
     this.open()
     const row = this.stmt.get.get(key)
     if (row === undefined) return undefined
@@ -243,11 +249,7 @@ export class SQLiteBackend implements Backend {
   }
 
   private writeTouches(batch: ReadonlyMap<string, number>): void {
-    if (!this.db.open) return
-    const run = this.db.transaction(() => {
-      for (const [key, at] of batch) this.stmt.touch.run(at, key, at)
-    })
-    run()
+    if (this.db.open) this.touchTx(batch)
   }
 
   /** Write pending access times now, without waiting for another process's lock. */
@@ -266,12 +268,7 @@ export class SQLiteBackend implements Backend {
 
   async delete(keys: readonly string[]): Promise<number> {
     this.open()
-    const run = this.db.transaction((list: readonly string[]) => {
-      let n = 0
-      for (const key of list) n += this.stmt.delete.run(key).changes
-      return n
-    })
-    const n = run(keys)
+    const n = this.deleteTx(keys)
     for (const key of keys) this.touches.forget(key)
     if (n > 0) this.shrink()
     return n

@@ -8,6 +8,7 @@
  * The memory tier belongs to this process: what another process deletes or overwrites in a
  * shared backend stays visible here until this process's copy is evicted or replaced.
  */
+import { deleteWhere } from './filter.js'
 import { ConfigError, show } from '../errors.js'
 import type { Backend, BackendStats, CacheRecord, EntryFilter, EntryMeta } from '../types.js'
 import { checkOptions, weigh } from './limits.js'
@@ -75,31 +76,37 @@ export class TieredBackend implements Backend {
     this.back.touch?.(key)
   }
 
+  /*
+   * Every change goes to the store of record first, and only then marks reads under way and
+   * changes memory: a read that started before the change finished may carry the old record,
+   * and is marked so that it does not put it back into memory; a read that starts after it
+   * finds the new state in the backend.
+   */
   async set(key: string, record: CacheRecord): Promise<void> {
-    this.overtake([key])
     try {
       await this.back.set(key, record)
     } catch (error) {
       // Memory must never hold what the store of record does not.
+      this.overtake([key])
       await this.front.delete([key])
       throw error
     }
+    this.overtake([key])
     await this.front.set(key, record)
   }
 
   async delete(keys: readonly string[]): Promise<number> {
+    const n = await this.back.delete(keys)
     this.overtake(keys)
     await this.front.delete(keys)
-    return this.back.delete(keys)
+    return n
   }
 
   async deleteMatching(filter: EntryFilter): Promise<number> {
+    const n = await deleteWhere(this.back, filter)
     this.overtake(this.reading.keys())
     await this.front.deleteMatching(filter)
-    if (this.back.deleteMatching) return this.back.deleteMatching(filter)
-    const keys: string[] = []
-    for await (const [key] of this.back.entries(filter)) keys.push(key)
-    return keys.length === 0 ? 0 : this.back.delete(keys)
+    return n
   }
 
   /** Listing is the backend's: memory holds a subset. */
@@ -119,9 +126,9 @@ export class TieredBackend implements Backend {
   }
 
   async clear(): Promise<void> {
+    await this.back.clear()
     this.overtake(this.reading.keys())
     await this.front.clear()
-    await this.back.clear()
   }
 
   async vacuum(): Promise<void> {

@@ -20,7 +20,7 @@ export class TouchBuffer<V> {
   }
 
   add(key: string, value: V): void {
-    this.pending.delete(key)
+    // The batch's order does not matter (each value carries its own time): a plain set.
     this.pending.set(key, value)
     // The timer never keeps the process alive; close() flushes what is left.
     this.timer ??= setTimeout(() => {
@@ -43,28 +43,35 @@ export class TouchBuffer<V> {
     this.pending.clear()
   }
 
+  private take(): Map<string, V> {
+    const batch = this.pending
+    this.pending = new Map()
+    return batch
+  }
+
+  /** A batch that failed to write goes back, behind anything newer recorded meanwhile. */
+  private putBack(batch: Map<string, V>): void {
+    for (const [key, value] of batch) if (!this.pending.has(key)) this.pending.set(key, value)
+  }
+
   /** Write the pending touches now. On failure they are kept for the next attempt. */
   async flush(): Promise<void> {
     if (this.pending.size === 0) return
-    const batch = this.pending
-    this.pending = new Map()
-    try {
-      await this.write(batch)
-    } catch (error) {
-      for (const [key, value] of batch) if (!this.pending.has(key)) this.pending.set(key, value)
+    const batch = this.take()
+    await Promise.resolve(this.write(batch)).catch((error: unknown) => {
+      this.putBack(batch)
       throw error
-    }
+    })
   }
 
-  /** The synchronous variant, for a synchronous `write` (SQLite). */
+  /** The synchronous variant, for a synchronous `write` (SQLite): a throw keeps them pending. */
   flushSync(): void {
     if (this.pending.size === 0) return
-    const batch = this.pending
-    this.pending = new Map()
+    const batch = this.take()
     try {
       void this.write(batch)
     } catch (error) {
-      for (const [key, value] of batch) if (!this.pending.has(key)) this.pending.set(key, value)
+      this.putBack(batch)
       throw error
     }
   }
