@@ -3,6 +3,7 @@
  * (`cachedFetch.cache`, `interceptor.cache`, `installCache()`'s return value, `openCache()`).
  * Everything here reads and writes through the backend contract, so it works on every backend.
  */
+import { isExpired } from './decide-read.js'
 import { staleWindows } from './decide-write.js'
 import type { Engine } from './engine.js'
 import { ConfigError, show } from './errors.js'
@@ -245,7 +246,7 @@ export class Cache {
       const host = hostOf(meta.url)?.host ?? '(invalid URL)'
       let h = hosts.get(host)
       if (!h) hosts.set(host, (h = { entries: 0, bytes: 0, expired: 0 }))
-      const expired = meta.expiresAt !== null && meta.expiresAt <= now ? 1 : 0
+      const expired = isExpired(meta, now) ? 1 : 0
       for (const c of [store, h]) {
         c.entries++
         c.bytes += meta.size
@@ -321,7 +322,7 @@ export class Cache {
       }
       if (methods && !methods.includes(meta.method)) return false
       if (statuses && !statuses.includes(meta.status)) return false
-      if (filter.expired === false && meta.expiresAt !== null && meta.expiresAt <= now) return false
+      if (filter.expired === false && isExpired(meta, now)) return false
       return true
     }
     return { backendFilter, matches }

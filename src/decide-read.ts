@@ -46,6 +46,11 @@ export function remainingTtl(entry: EntryMeta, now: number): number {
   return entry.expiresAt === null ? Infinity : (entry.expiresAt - now) / 1000
 }
 
+/** Past its freshness lifetime now (RFC 9111 §4.2): remainingTtl(entry, now) <= 0. */
+export function isExpired(entry: EntryMeta, now: number): boolean {
+  return entry.expiresAt !== null && entry.expiresAt <= now
+}
+
 export function decideRead({ entry, cc, pragmaNoCache, modes, now }: ReadInput): ReadAction {
   const onlyIfCachedDirective = cc.has('only-if-cached')
   if (entry === undefined) {

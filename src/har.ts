@@ -413,7 +413,11 @@ function restored(p: Parsed, fc: HarFetchcache): Restored {
  * document without errors is written.
  */
 export async function importHar(cache: Cache, har: unknown, onProgress?: (done: number) => void): Promise<HarImportResult> {
-  const parsed = parseHar(har)
+  return importParsed(cache, parseHar(har), onProgress)
+}
+
+/** importHar for entries parseHar has already checked (the CLI checks before opening a cache). */
+export async function importParsed(cache: Cache, parsed: Parsed[], onProgress?: (done: number) => void): Promise<HarImportResult> {
   const { engine } = cache
   const result: HarImportResult = { imported: 0, skipped: [] }
   const skip = (p: Parsed, reason: string) => result.skipped.push({ index: p.index, url: p.url, reason })

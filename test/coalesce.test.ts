@@ -3,10 +3,11 @@ import type { ServerResponse } from 'node:http'
 import { Agent, type Dispatcher, request } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type CacheInterceptor, type CachedFetch, cacheInterceptor, createCachedFetch } from '../src/index.js'
+import { type Closers, composeCache } from './helpers/compose.js'
 import { type Origin, startOrigin } from './helpers/origin.js'
 
 let origin: Origin
-const closers: Array<() => Promise<unknown>> = []
+const closers: Closers = []
 const body = randomBytes(64 * 1024)
 
 /** Answer after `ms`, so that concurrent requests overlap for real. */
@@ -20,10 +21,7 @@ function slow(ms: number, status: number, headers: Record<string, string>, paylo
 }
 
 function interceptor(options: Parameters<typeof cacheInterceptor>[0] = {}): { ic: CacheInterceptor; dispatcher: Dispatcher } {
-  const ic = cacheInterceptor({ backend: 'memory', ...options })
-  const dispatcher = new Agent({ connections: 64 }).compose(ic)
-  closers.push(() => ic.cache.close(), () => dispatcher.close())
-  return { ic, dispatcher }
+  return composeCache(options, closers, { connections: 64 })
 }
 
 beforeEach(async () => {

@@ -5,22 +5,19 @@ import { gzipSync } from 'node:zlib'
 import { Agent, type Dispatcher, fetch, request, stream } from 'undici'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { BackendError, type Backend, type CacheInterceptor, type CacheOptions, cacheInterceptor } from '../src/index.js'
+import { type Closers, composeCache } from './helpers/compose.js'
 import { type Origin, reply, startOrigin } from './helpers/origin.js'
 import { tempDir } from './helpers/tmp.js'
 
 let origin: Origin
 let ic: CacheInterceptor
 let dispatcher: Dispatcher
-const closers: Array<() => Promise<unknown>> = []
+const closers: Closers = []
 
 /** A fresh interceptor (memory by default) composed on a new Agent; both closed in afterEach. */
 function setup(options: CacheOptions = {}): CacheInterceptor {
-  const i = cacheInterceptor({ backend: 'memory', ...options })
-  const d = new Agent().compose(i)
-  closers.push(() => i.cache.close(), () => d.close())
-  ic = i
-  dispatcher = d
-  return i
+  ;({ ic, dispatcher } = composeCache(options, closers))
+  return ic
 }
 
 interface Got {

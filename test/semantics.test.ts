@@ -1,7 +1,8 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { Agent, type Dispatcher, request } from 'undici'
+import { type Dispatcher, request } from 'undici'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { type CacheInterceptor, type CacheOptions, DO_NOT_CACHE, cacheInterceptor } from '../src/index.js'
+import { type CacheInterceptor, type CacheOptions, DO_NOT_CACHE } from '../src/index.js'
+import { type Closers, composeCache } from './helpers/compose.js'
 import { type Origin, type Route, type SeenRequest, startOrigin } from './helpers/origin.js'
 
 /** The faked clock's origin; every test moves time with at(seconds after T0). */
@@ -12,15 +13,12 @@ const httpDate = (ms: number): string => new Date(ms).toUTCString()
 let origin: Origin
 let ic: CacheInterceptor
 let dispatcher: Dispatcher
-const closers: Array<() => Promise<unknown>> = []
+const closers: Closers = []
 
+/** A fresh interceptor (memory by default) composed on a new Agent; both closed in afterEach. */
 function setup(options: CacheOptions = {}): CacheInterceptor {
-  const i = cacheInterceptor({ backend: 'memory', ...options })
-  const d = new Agent().compose(i)
-  closers.push(() => i.cache.close(), () => d.close())
-  ic = i
-  dispatcher = d
-  return i
+  ;({ ic, dispatcher } = composeCache(options, closers))
+  return ic
 }
 
 /** Answer with a Date field from the faked clock (Node's own Date field uses the real one). */

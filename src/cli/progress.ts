@@ -26,3 +26,16 @@ export function progress(label: string, total: number): Progress {
   bar.start(total, 0)
   return { update: (done) => bar.update(done), stop: () => bar.stop() }
 }
+
+/**
+ * Run `work` with a bar for `total` items (shown only as progress() allows), stopped however
+ * the work ends. `total` is a function so that counting is skipped when no bar can show.
+ */
+export async function withProgress<T>(label: string, total: () => number | Promise<number>, work: (update: (done: number) => void) => Promise<T>): Promise<T> {
+  const bar = process.stderr.isTTY ? progress(label, await total()) : SILENT
+  try {
+    return await work((done) => bar.update(done))
+  } finally {
+    bar.stop()
+  }
+}

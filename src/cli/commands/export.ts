@@ -3,7 +3,7 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs'
 import type { Command } from 'commander'
 import { print, printJson } from '../format.js'
 import { addFilterOptions, type FilterOptions, globals, toFilter } from '../options.js'
-import { progress } from '../progress.js'
+import { withProgress } from '../progress.js'
 import { withStore } from '../store.js'
 import { CliError, EXIT } from '../errors.js'
 
@@ -29,15 +29,12 @@ Examples:
       const g = globals(cmd)
       await withStore(g, async ({ cache }) => {
         const filter = toFilter(glob, o)
-        let total = 0
-        for await (const _ of cache.entries(filter)) total++
-        const bar = progress('exporting', total)
-        let har
-        try {
-          har = await cache.toHar(filter, (done) => bar.update(done))
-        } finally {
-          bar.stop()
+        const count = async () => {
+          let n = 0
+          for await (const _ of cache.entries(filter)) n++
+          return n
         }
+        const har = await withProgress('exporting', count, (update) => cache.toHar(filter, update))
         const text = `${JSON.stringify(har, null, 2)}\n`
         const exported = har.log.entries.length
         if (o.har === '-') {

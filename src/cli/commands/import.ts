@@ -1,11 +1,11 @@
 /** `fetchcache import FILE`: store the entries of a HAR file. */
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { HarFormatError, parseHar } from '../../har.js'
+import { HarFormatError, importParsed, parseHar } from '../../har.js'
 import { usage } from '../errors.js'
 import { print, printJson } from '../format.js'
 import { globals } from '../options.js'
-import { progress } from '../progress.js'
+import { withProgress } from '../progress.js'
 import { withStore } from '../store.js'
 
 export function register(program: Command): void {
@@ -29,10 +29,9 @@ Examples:
         throw usage(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`)
       }
       // Checked before the cache is even opened: a bad file must not create or touch it.
-      let doc: unknown
+      let entries: ReturnType<typeof parseHar>
       try {
-        doc = JSON.parse(text.replace(/^\uFEFF/, ''))
-        parseHar(doc)
+        entries = parseHar(JSON.parse(text.replace(/^\uFEFF/, '')))
       } catch (error) {
         const message = error instanceof HarFormatError ? error.message : `not JSON: ${(error as Error).message}`
         throw usage(`${file} is not a HAR file: ${message}`)
@@ -40,14 +39,8 @@ Examples:
       await withStore(
         g,
         async ({ cache, path }) => {
-          const total = (doc as { log: { entries: unknown[] } }).log.entries.length
-          const bar = progress('importing', total)
-          let result
-          try {
-            result = await cache.importHar(doc, (done) => bar.update(done))
-          } finally {
-            bar.stop()
-          }
+          // Parsed and checked once, above; imported as parsed.
+          const result = await withProgress('importing', () => entries.length, (update) => importParsed(cache, entries, update))
           if (g.json) return printJson({ cache: path, ...result })
           const n = result.imported
           print(`imported ${n} ${n === 1 ? 'entry' : 'entries'} into ${path}${result.skipped.length ? `; skipped ${result.skipped.length}:` : ''}`)

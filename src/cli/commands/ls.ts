@@ -1,4 +1,5 @@
 /** `fetchcache ls [URL-GLOB]`: the stored responses, one per line. */
+import { isExpired } from '../../decide-read.js'
 import type { Command } from 'commander'
 import type { EntryMeta } from '../../types.js'
 import { bytes, iso, print, printJson, relative, table } from '../format.js'
@@ -14,7 +15,7 @@ export function entryJson(meta: EntryMeta, now: number) {
     size: meta.size,
     createdAt: iso(meta.createdAt),
     expiresAt: iso(meta.expiresAt),
-    expired: meta.expiresAt !== null && meta.expiresAt <= now,
+    expired: isExpired(meta, now),
   }
 }
 
@@ -48,5 +49,5 @@ Examples:
 
 function expiryCell(meta: EntryMeta, now: number): string {
   const r = relative(meta.expiresAt, now)
-  return meta.expiresAt !== null && meta.expiresAt <= now ? `expired ${r}` : r
+  return isExpired(meta, now) ? `expired ${r}` : r
 }

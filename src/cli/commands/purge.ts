@@ -4,7 +4,7 @@ import type { EntryMeta } from '../../types.js'
 import { usage } from '../errors.js'
 import { print, printJson } from '../format.js'
 import { addFilterOptions, type FilterOptions, globals, hasFilter, toFilter } from '../options.js'
-import { progress } from '../progress.js'
+import { withProgress } from '../progress.js'
 import { withStore } from '../store.js'
 
 interface PurgeOptions extends FilterOptions {
@@ -41,12 +41,7 @@ Examples:
           if (o.all) {
             await cache.clear()
           } else {
-            const bar = progress('purging', targets.size)
-            try {
-              purged = await cache.remove(targets, (done) => bar.update(done))
-            } finally {
-              bar.stop()
-            }
+            purged = await withProgress('purging', () => targets.size, (update) => cache.remove(targets, update))
           }
         }
         if (g.json) return printJson({ purged, dryRun: o.dryRun === true })

@@ -2,7 +2,7 @@
 import type { Command } from 'commander'
 import { parseCacheControl } from '../../cache-control.js'
 import type { Cache } from '../../cache.js'
-import { currentAge, decideRead, remainingTtl } from '../../decide-read.js'
+import { currentAge, decideRead, remainingTtl, staleIfErrorAllows } from '../../decide-read.js'
 import type { EntryMeta } from '../../types.js'
 import { assertNever } from '../../util.js'
 import { notFound } from '../errors.js'
@@ -50,10 +50,11 @@ export function verdict(meta: EntryMeta, now: number): Verdict {
   }
 }
 
+/** What staleIfErrorAllows (RFC 5861 §4) says now, with its window for a person to read. */
 function staleIfError(meta: EntryMeta, now: number): string {
-  if (meta.mustRevalidate || meta.staleIfErrorUntil === 0) return 'no'
-  if (meta.staleIfErrorUntil === null) return 'yes, with no limit'
-  return meta.staleIfErrorUntil > now ? `until ${iso(meta.staleIfErrorUntil)} (${relative(meta.staleIfErrorUntil, now)})` : `no (window ended ${relative(meta.staleIfErrorUntil, now)})`
+  const until = meta.staleIfErrorUntil
+  if (staleIfErrorAllows(meta, now)) return until === null ? 'yes, with no limit' : `until ${iso(until)} (${relative(until, now)})`
+  return until === null || until === 0 || meta.mustRevalidate ? 'no' : `no (window ended ${relative(until, now)})`
 }
 
 function freshness(meta: EntryMeta, now: number): string {
