@@ -428,3 +428,29 @@ describe('Cache-Status for Vary', () => {
     await origin.close()
   })
 })
+
+describe('the stored method and URL are checked on every read', () => {
+  it.each([
+    ['url', { url: 'http://127.0.0.1:1/someone-else' }],
+    ['method', { method: 'HEAD' }],
+  ] as const)('an entry whose stored %s differs from the request is never served (as after a key collision)', async (_what, tamper) => {
+    const origin = await startOrigin({ '/a': reply(200, { 'cache-control': 'max-age=60' }, 'for /a') })
+    const closers: Closers = []
+    const { ic, dispatcher } = composeCache({}, closers)
+    try {
+      const first = await request(`${origin.url}/a`, { dispatcher })
+      await first.body.text()
+      await ic.cache.flush()
+      const key = /key="([^"]+)"/.exec(String(first.headers['cache-status']))![1]!
+      const stored = (await ic.cache.engine.backend.get(key))!
+      // The same key now holds a response for something else, as a hash collision would.
+      await ic.cache.engine.backend.set(key, { meta: { ...stored.meta, ...tamper }, body: Buffer.from('for someone else') })
+      const second = await request(`${origin.url}/a`, { dispatcher })
+      expect(await second.body.text()).toBe('for /a')
+      expect(origin.count('/a')).toBe(2)
+    } finally {
+      for (const close of closers) await close()
+      await origin.close()
+    }
+  })
+})
