@@ -155,8 +155,9 @@ async function follow(
       // Look again: the entry (or this request's Vary variant, or nothing) is now in the store.
       return run(engine, next, opts, handler, method, scope, fwd)
     case 'response': {
-      // An unstorable response is shared only with requests that would have got the same one.
-      if (result.vary.some((name) => result.requestHeaders[name] !== p.headers[name])) return own()
+      // An unstorable response is shared only with requests that would have got the same one:
+      // the fields its Vary names match (RFC 9111 §4.1; Vary: * matches nothing).
+      if (result.vary.some((name) => name === '*' || result.requestHeaders[name] !== p.headers[name])) return own()
       engine.stats.count('hits', p.host)
       const status = formatCacheStatus({ fwd, collapsed: true, key: p.key })
       const headers = { ...result.response.headers, 'cache-status': appendCacheStatus(result.response.headers['cache-status'], status) }

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3'
 import cacache from 'cacache'
 import { Agent, request } from 'undici'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { type Backend, type CacheRecord, cacheInterceptor, createCachedFetch, FileBackend, MemoryBackend, SQLiteBackend } from '../src/index.js'
+import { BackendError, type Backend, type CacheRecord, cacheInterceptor, createCachedFetch, FileBackend, MemoryBackend, SQLiteBackend } from '../src/index.js'
 import { keysOf, rec } from './conformance/suite.js'
 import { meta } from './helpers/meta.js'
 import { type Origin, reply, startOrigin } from './helpers/origin.js'
@@ -101,7 +101,10 @@ describe('faults never reach the caller', () => {
     const errors: unknown[] = []
     expect(await fetchTwice(backend, (e) => errors.push(e))).toEqual(['origin body', 'origin body'])
     expect(origin.count('/a')).toBe(2)
+    // Every fault is reported as a BackendError, and the skipped write is among them.
     expect(errors.length).toBeGreaterThan(0)
+    expect(errors.every((e) => e instanceof BackendError)).toBe(true)
+    expect(errors.some((e) => /write of/.test((e as Error).message))).toBe(true)
     other.exec('ROLLBACK')
     other.close()
     await backend.close()
@@ -112,7 +115,10 @@ describe('faults never reach the caller', () => {
     await backend.close()
     const errors: unknown[] = []
     expect(await fetchTwice(backend, (e) => errors.push(e))).toEqual(['origin body', 'origin body'])
+    // Each request's read and write failed and was reported, never thrown.
     expect(errors.length).toBeGreaterThanOrEqual(2)
+    expect(errors.every((e) => e instanceof BackendError)).toBe(true)
+    expect(errors.some((e) => /read of/.test((e as Error).message))).toBe(true)
   })
 })
 

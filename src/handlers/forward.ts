@@ -10,6 +10,7 @@ import { formatCacheStatus, type Forward } from '../cache-status.js'
 import type { Flight } from '../coalesce.js'
 import { debug } from '../debug.js'
 import { remainingTtl, staleIfErrorAllows } from '../decide-read.js'
+import { varyNames } from '../decide-write.js'
 import { appendCacheStatus, type Decided, type Engine, type Prepared } from '../engine.js'
 import { notModifiedMatches } from '../policy.js'
 import type { CacheRecord, HeaderMap } from '../types.js'
@@ -161,7 +162,8 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
       void stored.then(() => flight?.resolve({ kind: 'stored' }))
     } else if (flight && body) {
       const response = { status: this.status, statusText: this.statusText, headers: this.headers, body }
-      flight.resolve({ kind: 'response', response, vary: d?.action === 'store' ? d.vary : [], requestHeaders: this.p.headers })
+      // Not stored, so decideWrite's vary list is not at hand: the response's own Vary decides who may share it.
+      flight.resolve({ kind: 'response', response, vary: varyNames(this.headers), requestHeaders: this.p.headers })
     } else {
       flight?.resolve({ kind: 'pass' })
     }
