@@ -1,17 +1,17 @@
-export { installCache, uninstallCache, isCacheInstalled, installedCache } from './install.js'
-export { withCacheDisabled, withCacheOptions } from './scope.js'
-export { createCachedFetch } from './fetch.js'
-export type { CachedFetch, CachedRequestInit } from './fetch.js'
-export { cacheInterceptor } from './interceptor.js'
-export type { CacheInterceptor } from './interceptor.js'
-export { cacheInfo } from './info.js'
-export { Cache } from './cache.js'
-export type { DeleteOptions } from './cache.js'
-export type { CacheFilter, CacheStats, HostStats, StoreCounts } from './cache.js'
-export { openCache, CacheNotFoundError } from './open.js'
-export type { OpenCacheOptions } from './open.js'
-export { HarFormatError } from './har.js'
-export type { Har, HarEntry, HarImportResult } from './har.js'
+export { installCache, uninstallCache, isCacheInstalled, installedCache } from './front/install.js'
+export { withCacheDisabled, withCacheOptions } from './front/scope.js'
+export { createCachedFetch } from './front/fetch.js'
+export type { CachedFetch, CachedRequestInit } from './front/fetch.js'
+export { cacheInterceptor } from './front/interceptor.js'
+export type { CacheInterceptor } from './front/interceptor.js'
+export { cacheInfo } from './inspect/info.js'
+export { Cache } from './inspect/cache.js'
+export type { DeleteOptions } from './inspect/cache.js'
+export type { CacheFilter, CacheStats, HostStats, StoreCounts } from './inspect/cache.js'
+export { openCache, CacheNotFoundError } from './inspect/open.js'
+export type { OpenCacheOptions } from './inspect/open.js'
+export { HarFormatError } from './inspect/har.js'
+export type { Har, HarEntry, HarImportResult } from './inspect/har.js'
 export { MemoryBackend } from './backends/memory.js'
 export type { MemoryBackendOptions } from './backends/memory.js'
 export { SQLiteBackend } from './backends/sqlite.js'
@@ -21,19 +21,16 @@ export type { FileBackendOptions } from './backends/file.js'
 export { TieredBackend } from './backends/tiered.js'
 export type { TieredBackendOptions } from './backends/tiered.js'
 export type { BackendLimits } from './backends/limits.js'
-export type { BackendStats } from './types.js'
-export { NEVER_EXPIRE, EXPIRE_IMMEDIATELY, DO_NOT_CACHE } from './expiry.js'
-export type { ExpireAfter } from './expiry.js'
-export { FetchCacheError, ConfigError, BackendError, CorruptEntryError } from './errors.js'
+export { checkBackend } from './backends/contract.js'
+export { deleteMatchingByScan, statsByScan } from './backends/filter.js'
+export type { Backend, BackendLeases, BackendMaintenance, BackendStats, CacheRecord, EntryFilter, EntryMeta, HeaderMap } from './backends/contract.js'
+export { NEVER_EXPIRE, EXPIRE_IMMEDIATELY, DO_NOT_CACHE } from './config/expiry.js'
+export type { ExpireAfter } from './config/expiry.js'
+export { FetchCacheError, ConfigError, BackendError, CorruptEntryError } from './util/errors.js'
 export type {
-  Backend,
   CacheInfo,
   CacheOptions,
-  CacheRecord,
-  EntryFilter,
-  EntryMeta,
-  HeaderMap,
   PerRequestOptions,
   RequestInfoForKey,
   UrlPattern,
-} from './types.js'
+} from './config/types.js'

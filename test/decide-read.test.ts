@@ -4,9 +4,9 @@
  * STALE it has been expired for 20 s.
  */
 import { describe, expect, it } from 'vitest'
-import { parseCacheControl } from '../src/cache-control.js'
-import { asksForOrigin, bypassReason, currentAge, decideRead, type ReadModes, remainingTtl, requestDirectives, staleIfErrorAllows, uselessAt } from '../src/decide-read.js'
-import type { EntryMeta } from '../src/types.js'
+import { parseCacheControl } from '../src/rules/cache-control.js'
+import { asksForOrigin, bypassReason, currentAge, decideRead, type ReadModes, remainingTtl, requestDirectives, staleIfErrorAllows, uselessAt } from '../src/rules/decide-read.js'
+import type { EntryMeta } from '../src/backends/contract.js'
 import { meta } from './helpers/meta.js'
 
 const CREATED = 1_000_000

@@ -3,10 +3,10 @@
  * the clock is fixed at NOW.
  */
 import { describe, expect, it } from 'vitest'
-import { decideWrite, invalidationTargets, type WriteDecision } from '../src/decide-write.js'
-import { DO_NOT_CACHE, EXPIRE_IMMEDIATELY, NEVER_EXPIRE } from '../src/expiry.js'
-import { type RequestOptions, resolveSettings } from '../src/options.js'
-import type { CacheOptions, HeaderMap } from '../src/types.js'
+import { decideWrite, invalidationTargets, type WriteDecision } from '../src/rules/decide-write.js'
+import { DO_NOT_CACHE, EXPIRE_IMMEDIATELY, NEVER_EXPIRE } from '../src/config/expiry.js'
+import { type RequestOptions, resolveSettings } from '../src/config/options.js'
+import type { CacheOptions, HeaderMap } from '../src/config/types.js'
 
 const NOW = Date.UTC(2025, 0, 1, 12)
 const SEC = 1000

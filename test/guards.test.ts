@@ -62,9 +62,9 @@ it('a lease taken after another process stored the entry serves that entry (acqu
   await backend.clear()
   const { dispatcher } = composeCache({ backend, keyFn: () => 'fixed-key' }, closers)
   // The other process stores between our lookup and our lease.
-  const acquire = backend.acquireLease.bind(backend)
+  const acquire = backend.leases.acquire.bind(backend.leases)
   let planted = false
-  backend.acquireLease = async (key, owner, ttl) => {
+  backend.leases.acquire = async (key, owner, ttl) => {
     if (!planted) {
       planted = true
       await backend.set('fixed-key', { meta: { ...stored.meta, createdAt: Date.now() }, body: Buffer.from('from other') })

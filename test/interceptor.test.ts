@@ -285,6 +285,8 @@ describe('faults', () => {
       set: fail,
       delete: fail,
       clear: fail,
+      deleteMatching: fail,
+      stats: fail,
       close: () => Promise.resolve(),
       entries: () => ({ [Symbol.asyncIterator]: () => ({ next: fail }) }),
     }

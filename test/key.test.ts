@@ -3,15 +3,15 @@
  * Cache-Status (RFC 9211), the stored entry format, and 304 handling (RFC 9111 §3.2, §4.3.4).
  */
 import { describe, expect, it } from 'vitest'
-import { parseCacheControl } from '../src/cache-control.js'
-import { formatCacheStatus, parseCacheStatus, type StatusParts } from '../src/cache-status.js'
-import { decodeMeta, encodeMeta } from '../src/entry.js'
-import { CorruptEntryError } from '../src/errors.js'
-import { requestKey, variantKey } from '../src/key.js'
-import { normalizeBody, normalizeUrl } from '../src/normalize.js'
-import { resolveSettings } from '../src/options.js'
-import { mergeHeaders, notModifiedMatches } from '../src/policy.js'
-import type { CacheOptions, RequestInfoForKey } from '../src/types.js'
+import { parseCacheControl } from '../src/rules/cache-control.js'
+import { formatCacheStatus, parseCacheStatus, type StatusParts } from '../src/rules/cache-status.js'
+import { decodeMeta, encodeMeta } from '../src/backends/entry.js'
+import { CorruptEntryError } from '../src/util/errors.js'
+import { requestKey, variantKey } from '../src/pipeline/key.js'
+import { normalizeBody, normalizeUrl } from '../src/pipeline/normalize.js'
+import { resolveSettings } from '../src/config/options.js'
+import { mergeHeaders, notModifiedMatches } from '../src/rules/policy.js'
+import type { CacheOptions, RequestInfoForKey } from '../src/config/types.js'
 import { meta } from './helpers/meta.js'
 
 type Req = Partial<RequestInfoForKey> & { text?: string }

@@ -3,11 +3,12 @@
  * option and showing the value), parseExpiry, and URL patterns with requests-cache semantics.
  */
 import { describe, expect, it } from 'vitest'
-import { ConfigError } from '../src/errors.js'
-import { DO_NOT_CACHE, EXPIRE_IMMEDIATELY, expiresAtFor, NEVER_EXPIRE, parseExpiry } from '../src/expiry.js'
-import { compilePattern, matchesPattern } from '../src/glob.js'
-import { DEFAULT_MAX_ENTRY_SIZE, resolveRequestOptions, resolveSettings } from '../src/options.js'
-import type { Backend, CacheOptions, PerRequestOptions } from '../src/types.js'
+import { ConfigError } from '../src/util/errors.js'
+import { DO_NOT_CACHE, EXPIRE_IMMEDIATELY, expiresAtFor, NEVER_EXPIRE, parseExpiry } from '../src/config/expiry.js'
+import { compilePattern, matchesPattern } from '../src/util/glob.js'
+import { DEFAULT_MAX_ENTRY_SIZE, resolveRequestOptions, resolveSettings } from '../src/config/options.js'
+import type { Backend, CacheOptions, PerRequestOptions } from '../src/config/types.js'
+import { MemoryBackend } from '../src/backends/memory.js'
 
 const settingsOf = (o: unknown) => () => resolveSettings(o as CacheOptions)
 const requestOf = (o: unknown) => () => resolveRequestOptions(o as PerRequestOptions, 'fetch options')
@@ -21,7 +22,9 @@ describe('resolveSettings: invalid values', () => {
     ['name empty', { name: '' }, /^name: .*got ''$/],
     ['name not a string', { name: 5 }, /^name: .*got 5$/],
     ['backend unknown', { backend: 'redis' }, /^backend: .*got 'redis'$/],
-    ['backend object without get', { backend: {} }, /^backend: .*got \{\}$/],
+    ['backend object without methods', { backend: {} }, /^backend: not a Backend: missing methods get, set, delete, deleteMatching, entries, stats, clear, close$/],
+    ['backend without stats', { backend: { get() {}, set() {}, delete() {}, deleteMatching() {}, entries() {}, clear() {}, close() {} } }, /^backend: not a Backend: missing method stats$/],
+    ['backend with half a lease pair', { backend: { get() {}, set() {}, delete() {}, deleteMatching() {}, entries() {}, stats() {}, clear() {}, close() {}, leases: { acquire() {} } } }, /^backend\.leases: expected \{ acquire/],
     ['expireAfter prose', { expireAfter: '5 minutes' }, /^expireAfter: .*got '5 minutes'$/],
     ['expireAfter without unit', { expireAfter: '5' }, /^expireAfter: .*got '5'$/],
     ['expireAfter negative', { expireAfter: -5 }, /^expireAfter: .*got -5$/],
@@ -119,7 +122,7 @@ describe('resolveSettings: values', () => {
   })
 
   it('accepts a Backend instance', () => {
-    const backend = { get: async () => undefined } as unknown as Backend
+    const backend = new MemoryBackend() as Backend
     expect(resolveSettings({ backend }).backend).toBe(backend)
   })
 

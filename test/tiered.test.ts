@@ -30,8 +30,14 @@ class Counted implements Backend {
   delete(keys: readonly string[]) {
     return this.inner.delete(keys)
   }
+  deleteMatching(filter: EntryFilter) {
+    return this.inner.deleteMatching(filter)
+  }
   entries(filter?: EntryFilter) {
     return this.inner.entries(filter)
+  }
+  stats() {
+    return this.inner.stats()
   }
   clear() {
     return this.inner.clear()
@@ -41,7 +47,7 @@ class Counted implements Backend {
   }
   touch(key: string) {
     this.touched.push(key)
-    this.inner.touch?.(key)
+    ;(this.inner as { touch?: (key: string) => void }).touch?.(key)
   }
 }
 

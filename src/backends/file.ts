@@ -21,12 +21,12 @@ import { createHash } from 'node:crypto'
 import { readdir, rm, stat, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import type Cacache from 'cacache'
-import { checkMeta, FORMAT_VERSION } from '../entry.js'
-import { BackendError, ConfigError, CorruptEntryError, show } from '../errors.js'
-import type { Backend, BackendStats, CacheRecord, EntryFilter, EntryMeta } from '../types.js'
+import { checkMeta, FORMAT_VERSION } from './entry.js'
+import { BackendError, ConfigError, CorruptEntryError, show } from '../util/errors.js'
+import type { Backend, BackendLeases, BackendMaintenance, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { FileLeases } from './file-lease.js'
 import { matchesFilter } from './filter.js'
-import { checkOptions, deadAt, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits, weigh } from './limits.js'
+import { checkOptions, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits, weigh } from './limits.js'
 import { TouchBuffer } from './touches.js'
 
 export interface FileBackendOptions {
@@ -120,7 +120,7 @@ interface Scanned extends Item {
 
 interface Item {
   weight: number
-  /** From when the entry is of no use (see deadAt()); -Infinity: broken; null: never. */
+  /** From when the entry is of no use (EntryMeta.deadAt); -Infinity: broken; null: never. */
   deadAt: number | null
 }
 
@@ -153,7 +153,14 @@ export class FileBackend implements Backend {
   private view: View | undefined
   private evicting: Promise<void> | undefined
   private readonly writing = new Map<string, Promise<void>>()
-  private readonly leases: FileLeases
+  private readonly lockFiles: FileLeases
+  /** Capability: cross-process leases, an O_EXCL lock file per key. */
+  readonly leases: BackendLeases = {
+    acquire: (key, owner, ttlMs) => this.run(() => this.lockFiles.acquire(key, owner, ttlMs)),
+    release: (key, owner) => this.run(() => this.lockFiles.release(key, owner)),
+  }
+  /** Capability: cacache garbage collection. */
+  readonly maintenance: BackendMaintenance = { vacuum: () => this.vacuum() }
 
   constructor(options: FileBackendOptions = {}) {
     const o = checkOptions(options, ['path', 'touchInterval', ...LIMIT_OPTIONS], 'FileBackend')
@@ -164,7 +171,7 @@ export class FileBackend implements Backend {
     this.limits = resolveLimits(o, 'FileBackend')
     const touchInterval = positive(o.touchInterval, 'FileBackend touchInterval', 10_000)
     this.touches = new TouchBuffer<Touch>(touchInterval, (batch) => this.writeTouches(batch))
-    this.leases = new FileLeases(this.path)
+    this.lockFiles = new FileLeases(this.path)
   }
 
   /** Run an operation, refusing after close() and letting close() wait for it. */
@@ -268,7 +275,7 @@ export class FileBackend implements Backend {
     }
     if (this.view) {
       this.forget(k)
-      const dead = deadAt(record.meta)
+      const dead = record.meta.deadAt ?? null
       this.view.order.set(k, { weight, deadAt: dead })
       this.view.bytes += weight
       if (dead !== null) this.view.nextDeath = Math.min(this.view.nextDeath, dead)
@@ -347,7 +354,7 @@ export class FileBackend implements Backend {
       try {
         const s = await stat(entry.path, { bigint: true })
         recency = Number(s.mtimeNs / 1000n)
-        dead = deadAt(checkMeta(entry.metadata))
+        dead = checkMeta(entry.metadata).deadAt ?? null
         rank = dead !== null && dead <= now ? 1 : 2
       } catch {
         rank = 0
@@ -496,15 +503,6 @@ export class FileBackend implements Backend {
       }
       this.view = undefined
     })
-  }
-
-  /** Take the lease on `key` (cross-process coalescing, see lease.ts): a lock file per key. */
-  acquireLease(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    return this.run(() => this.leases.acquire(key, owner, ttlMs))
-  }
-
-  releaseLease(key: string, owner: string): Promise<void> {
-    return this.run(() => this.leases.release(key, owner))
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
-import type { Backend, EntryFilter, EntryMeta } from '../types.js'
+import type { Backend, BackendStats, EntryFilter, EntryMeta } from './contract.js'
+import { weigh } from './limits.js'
 
 /** The EntryFilter predicate, for backends without indexes to answer it. */
 export function matchesFilter(meta: EntryMeta, filter: EntryFilter | undefined): boolean {
@@ -9,10 +10,23 @@ export function matchesFilter(meta: EntryMeta, filter: EntryFilter | undefined):
   return true
 }
 
-/** Delete what matches a filter: in one statement where the backend can, else list, then delete. */
-export async function deleteWhere(backend: Backend, filter: EntryFilter): Promise<number> {
-  if (backend.deleteMatching) return backend.deleteMatching(filter)
+/**
+ * The shared fallback for `Backend.deleteMatching` in a store with nothing better: list, then
+ * delete. (SQLite answers it with one indexed statement instead.)
+ */
+export async function deleteMatchingByScan(backend: Pick<Backend, 'entries' | 'delete'>, filter: EntryFilter): Promise<number> {
   const keys: string[] = []
   for await (const [key] of backend.entries(filter)) keys.push(key)
   return keys.length === 0 ? 0 : backend.delete(keys)
+}
+
+/** The shared fallback for `Backend.stats` in a store that keeps no totals: one pass over the listing. */
+export async function statsByScan(backend: Pick<Backend, 'entries'>): Promise<BackendStats> {
+  let entries = 0
+  let bytes = 0
+  for await (const [, meta] of backend.entries()) {
+    entries++
+    bytes += weigh(meta, meta.size)
+  }
+  return { entries, bytes }
 }

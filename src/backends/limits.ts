@@ -3,10 +3,9 @@
  * entry is of no use any more, and a recency clock. Eviction order everywhere: entries that are
  * of no use first (expired and past every stale window), then the least recently used.
  */
-import { uselessAt } from '../decide-read.js'
-import { ConfigError, show } from '../errors.js'
-import { encodeMeta } from '../entry.js'
-import type { EntryMeta } from '../types.js'
+import { ConfigError, show } from '../util/errors.js'
+import { encodeMeta } from './entry.js'
+import type { EntryMeta } from './contract.js'
 
 /** Size limits every backend takes. */
 export interface BackendLimits {
@@ -65,11 +64,9 @@ export function fits(weight: number, limits: Limits): boolean {
   return weight <= limits.maxEntrySize && weight <= limits.maxSize
 }
 
-/** Evicted before any live entry: what decide-read's uselessAt() says is of no use any more. */
-export { uselessAt as deadAt } from '../decide-read.js'
-
+/** Evicted before any live entry: the engine wrote into the entry when it is of no use any more. */
 export function isDead(meta: EntryMeta, now: number): boolean {
-  const at = uselessAt(meta)
+  const at = meta.deadAt ?? null
   return at !== null && at <= now
 }
 

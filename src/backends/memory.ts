@@ -1,6 +1,6 @@
 /** MemoryBackend: a Map in LRU order, bounded by entry count and bytes. */
-import { BackendError } from '../errors.js'
-import type { Backend, BackendStats, CacheRecord, EntryFilter, EntryMeta } from '../types.js'
+import { BackendError } from '../util/errors.js'
+import type { Backend, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { matchesFilter } from './filter.js'
 import { checkOptions, fits, isDead, LIMIT_OPTIONS, type Limits, resolveLimits, weigh } from './limits.js'
 

@@ -3,7 +3,7 @@
  * two processes can never both hold it. An expired row (a crashed holder) is taken over.
  */
 import type Database from 'better-sqlite3'
-import { FORMAT_VERSION } from '../entry.js'
+import { FORMAT_VERSION } from './entry.js'
 
 const TABLE = `leases_v${FORMAT_VERSION}`
 

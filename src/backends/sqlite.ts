@@ -13,11 +13,11 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { decodeMeta, decodeMetaCached, encodeMeta, FORMAT_VERSION } from '../entry.js'
-import { BackendError, ConfigError, show } from '../errors.js'
-import type { Backend, BackendStats, CacheRecord, EntryFilter, EntryMeta } from '../types.js'
+import { decodeMeta, decodeMetaCached, encodeMeta, FORMAT_VERSION } from './entry.js'
+import { BackendError, ConfigError, show } from '../util/errors.js'
+import type { Backend, BackendLeases, BackendMaintenance, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { SQLiteLeases } from './sqlite-lease.js'
-import { checkOptions, deadAt, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
+import { checkOptions, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
 import { TouchBuffer } from './touches.js'
 
 export interface SQLiteBackendOptions {
@@ -67,7 +67,14 @@ export class SQLiteBackend implements Backend {
     deleteId: Database.Statement<[number]>
   }
   private readonly statements = new Map<string, Database.Statement<Params>>()
-  private leases: SQLiteLeases | undefined
+  private leaseTable: SQLiteLeases | undefined
+  /** Capability: cross-process leases, one conditional upsert each (see pipeline/leases.ts). */
+  readonly leases: BackendLeases = {
+    acquire: async (key, owner, ttlMs) => this.leaseRows().acquire(key, owner, ttlMs),
+    release: async (key, owner) => this.leaseRows().release(key, owner),
+  }
+  /** Capability: VACUUM. */
+  readonly maintenance: BackendMaintenance = { vacuum: () => this.vacuum() }
   private readonly writeTx: Database.Transaction<(key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => void>
 
   constructor(options: SQLiteBackendOptions = {}) {
@@ -110,7 +117,7 @@ export class SQLiteBackend implements Backend {
       deleteId: this.db.prepare(`DELETE FROM ${TABLE} WHERE id = ?`),
     }
     this.writeTx = this.db.transaction((key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => {
-      this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, deadAt(m), recencyTick(), body.byteLength, weight, meta, body)
+      this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, m.deadAt ?? null, recencyTick(), body.byteLength, weight, meta, body)
       this.enforceLimits(key)
     })
     // Transactions wrapped once, like the statements, not per call.
@@ -368,17 +375,9 @@ export class SQLiteBackend implements Backend {
     this.db.pragma('wal_checkpoint(TRUNCATE)')
   }
 
-  /** Take the lease on `key` (cross-process coalescing, see lease.ts); one conditional upsert. */
-  async acquireLease(key: string, owner: string, ttlMs: number): Promise<boolean> {
+  private leaseRows(): SQLiteLeases {
     this.open()
-    this.leases ??= new SQLiteLeases(this.db)
-    return this.leases.acquire(key, owner, ttlMs)
-  }
-
-  async releaseLease(key: string, owner: string): Promise<void> {
-    this.open()
-    this.leases ??= new SQLiteLeases(this.db)
-    this.leases.release(key, owner)
+    return (this.leaseTable ??= new SQLiteLeases(this.db))
   }
 
   async close(): Promise<void> {

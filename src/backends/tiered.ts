@@ -8,10 +8,9 @@
  * The memory tier belongs to this process: what another process deletes or overwrites in a
  * shared backend stays visible here until this process's copy is evicted or replaced.
  */
-import { deleteWhere } from './filter.js'
-import { ConfigError, show } from '../errors.js'
-import type { Backend, BackendStats, CacheRecord, EntryFilter, EntryMeta } from '../types.js'
-import { checkOptions, weigh } from './limits.js'
+import { checkBackend, type Backend, type BackendLeases, type BackendMaintenance, type BackendStats, type CacheRecord, type EntryFilter, type EntryMeta } from './contract.js'
+import { checkOptions } from './limits.js'
+import { touchOf } from './touches.js'
 import { MemoryBackend, type MemoryBackendOptions } from './memory.js'
 
 export interface TieredBackendOptions {
@@ -26,8 +25,10 @@ export class TieredBackend implements Backend {
   readonly front: MemoryBackend
   /** The backend behind it. */
   readonly back: Backend
-  acquireLease?: NonNullable<Backend['acquireLease']>
-  releaseLease?: NonNullable<Backend['releaseLease']>
+  /** Leases (cross-process coalescing) are the shared backend's business. */
+  readonly leases: BackendLeases | undefined
+  readonly maintenance: BackendMaintenance | undefined
+  readonly listing: boolean | undefined
   /** Keys being read from the backend behind, and how many reads of each are under way. */
   private readonly reading = new Map<string, number>()
   /** Keys written or deleted while a read of them was under way: that read must not fill memory. */
@@ -35,21 +36,18 @@ export class TieredBackend implements Backend {
 
   constructor(options: TieredBackendOptions) {
     const o = checkOptions(options, ['backend', 'memory'], 'TieredBackend')
-    const back = o.backend as Backend | undefined
-    if (typeof back !== 'object' || back === null || typeof back.get !== 'function' || typeof back.set !== 'function') {
-      throw new ConfigError(`TieredBackend backend: expected a Backend instance; got ${show(back)}`)
-    }
+    const back = checkBackend(o.backend, 'TieredBackend backend')
     this.back = back
-    // Leases (cross-process coalescing) are the shared backend's business.
-    if (back.acquireLease) this.acquireLease = back.acquireLease.bind(back)
-    if (back.releaseLease) this.releaseLease = back.releaseLease.bind(back)
+    this.leases = back.leases
+    this.maintenance = back.maintenance
+    this.listing = back.listing
     this.front = new MemoryBackend({ maxEntries: 1000, maxSize: 32 * 1024 * 1024, maxEntrySize: 1024 * 1024, ...(o.memory as MemoryBackendOptions | undefined) })
   }
 
   async get(key: string): Promise<CacheRecord | undefined> {
     const hot = await this.front.get(key)
     if (hot) {
-      this.back.touch?.(key)
+      touchOf(this.back)?.(key)
       return hot
     }
     this.reading.set(key, (this.reading.get(key) ?? 0) + 1)
@@ -73,7 +71,7 @@ export class TieredBackend implements Backend {
 
   touch(key: string): void {
     this.front.touch(key)
-    this.back.touch?.(key)
+    touchOf(this.back)?.(key)
   }
 
   /*
@@ -103,7 +101,7 @@ export class TieredBackend implements Backend {
   }
 
   async deleteMatching(filter: EntryFilter): Promise<number> {
-    const n = await deleteWhere(this.back, filter)
+    const n = await this.back.deleteMatching(filter)
     this.overtake(this.reading.keys())
     await this.front.deleteMatching(filter)
     return n
@@ -114,25 +112,14 @@ export class TieredBackend implements Backend {
     return this.back.entries(filter)
   }
 
-  async stats(): Promise<BackendStats> {
-    if (this.back.stats) return this.back.stats()
-    let entries = 0
-    let bytes = 0
-    for await (const [, meta] of this.back.entries()) {
-      entries++
-      bytes += weigh(meta, meta.size)
-    }
-    return { entries, bytes }
+  stats(): Promise<BackendStats> {
+    return this.back.stats()
   }
 
   async clear(): Promise<void> {
     await this.back.clear()
     this.overtake(this.reading.keys())
     await this.front.clear()
-  }
-
-  async vacuum(): Promise<void> {
-    await this.back.vacuum?.()
   }
 
   async close(): Promise<void> {

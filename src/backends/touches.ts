@@ -81,3 +81,12 @@ export class TouchBuffer<V> {
     this.timer = undefined
   }
 }
+
+/**
+ * Not part of the Backend contract: a store with its own recency order (SQLite, File, Memory)
+ * may take `touch(key)`, a use served by a tier in front of it, so its LRU keeps the entry.
+ */
+export function touchOf(backend: object): ((key: string) => void) | undefined {
+  const touch = (backend as { touch?: unknown }).touch
+  return typeof touch === 'function' ? (touch.bind(backend) as (key: string) => void) : undefined
+}

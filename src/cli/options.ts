@@ -1,7 +1,7 @@
 /** Option parsers and the entry filter options shared by ls, purge and export. */
 import { type Command, InvalidArgumentError, Option } from 'commander'
-import type { CacheFilter } from '../cache.js'
-import { parseExpiry } from '../expiry.js'
+import type { CacheFilter } from '../inspect/cache.js'
+import { parseExpiry } from '../config/expiry.js'
 import { BACKENDS, type StoreArgs } from './store.js'
 
 /** Seconds, or a duration like 90s, 5m, 12h, 7d, 2w. */

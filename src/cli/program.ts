@@ -3,8 +3,8 @@
  * commands/. Every failure is one line on stderr and an exit code from errors.ts.
  */
 import { Command, CommanderError } from 'commander'
-import { FetchCacheError } from '../errors.js'
-import { VERSION } from '../har.js'
+import { FetchCacheError } from '../util/errors.js'
+import { VERSION } from '../inspect/har.js'
 import * as exportCommand from './commands/export.js'
 import * as get from './commands/get.js'
 import * as importCommand from './commands/import.js'

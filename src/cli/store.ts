@@ -5,9 +5,10 @@
  * never a new empty cache — except for `import`, which may create one.
  */
 import { statSync } from 'node:fs'
-import type { Cache } from '../cache.js'
-import type { OpenCacheOptions } from '../open.js'
-import type { Backend, CacheOptions } from '../types.js'
+import type { Cache } from '../inspect/cache.js'
+import type { OpenCacheOptions } from '../inspect/open.js'
+import type { CacheOptions } from '../config/types.js'
+import type { Backend } from '../backends/contract.js'
 import { usage } from './errors.js'
 
 export const BACKENDS = ['sqlite', 'filesystem'] as const
@@ -59,7 +60,7 @@ export async function openStore(args: StoreArgs, create = false): Promise<Store>
   const target = resolveStore(args)
   // The library (SQLite, cacache) is loaded only by commands that open a store: --help and
   // usage errors stay fast.
-  const [{ CacheNotFoundError, openCache }, { SQLiteBackend }] = await Promise.all([import('../open.js'), import('../backends/sqlite.js')])
+  const [{ CacheNotFoundError, openCache }, { SQLiteBackend }] = await Promise.all([import('../inspect/open.js'), import('../backends/sqlite.js')])
   let backend: Backend | undefined
   let cache: Cache
   try {

@@ -20,7 +20,7 @@ function record(key) {
     meta: {
       v: 1, kind: 'response', key, method: 'GET', url: `http://shared.test/${key}`, status: 200, statusText: 'OK',
       headers: { 'content-type': 'application/octet-stream' }, requestHeaders: {}, vary: [], createdAt: 1_700_000_000_000,
-      expiresAt: null, initialAge: 0, staleIfErrorUntil: 0, staleWhileRevalidateUntil: 0, mustRevalidate: false, size: body.length,
+      expiresAt: null, initialAge: 0, staleIfErrorUntil: 0, staleWhileRevalidateUntil: 0, mustRevalidate: false, size: body.length, deadAt: null,
     },
     body,
   }

@@ -1,8 +1,12 @@
-import type { EntryMeta } from '../../src/types.js'
+import type { EntryMeta } from '../../src/backends/contract.js'
+import { uselessAt } from '../../src/rules/decide-read.js'
 
-/** A stored entry's metadata with sensible defaults, for decision-function tables. */
+/**
+ * A stored entry's metadata with sensible defaults, for decision-function tables. `deadAt` is
+ * derived as the engine writes it, unless given.
+ */
 export function meta(overrides: Partial<EntryMeta> = {}): EntryMeta {
-  return {
+  const m: EntryMeta = {
     v: 1,
     kind: 'response',
     key: 'k',
@@ -22,4 +26,6 @@ export function meta(overrides: Partial<EntryMeta> = {}): EntryMeta {
     size: 0,
     ...overrides,
   }
+  if (!('deadAt' in overrides)) m.deadAt = m.kind === 'vary' ? null : uselessAt(m)
+  return m
 }

@@ -1,7 +1,7 @@
 /** `fetchcache get URL`: a curl-like fetch through the cache. */
 import type { Command } from 'commander'
-import { parseCacheStatus } from '../../cache-status.js'
-import { cacheInfo } from '../../info.js'
+import { parseCacheStatus } from '../../rules/cache-status.js'
+import { cacheInfo } from '../../inspect/info.js'
 import { CliError, EXIT, notFound, usage } from '../errors.js'
 import { print, printJson } from '../format.js'
 import { collect, globals } from '../options.js'
@@ -67,7 +67,7 @@ async function get(url: string, o: GetOptions, command: Command): Promise<void> 
   if (method !== 'GET' && method !== 'HEAD') throw usage(`--method: expected GET or HEAD; got '${o.method}'`)
   const headers = requestHeaders(o.header)
   // Loaded here: undici is most of the start-up time, and only `get` needs it.
-  const [{ Agent }, { fetchFor }, { engineInterceptor }] = await Promise.all([import('undici'), import('../../fetch.js'), import('../../interceptor.js')])
+  const [{ Agent }, { fetchFor }, { engineInterceptor }] = await Promise.all([import('undici'), import('../../front/fetch.js'), import('../../front/interceptor.js')])
   return withStore(g, async ({ cache }) => {
     const agent = new Agent()
     cache.engine.onClose(() => agent.close())

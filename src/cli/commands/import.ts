@@ -1,7 +1,7 @@
 /** `fetchcache import FILE`: store the entries of a HAR file. */
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { HarFormatError, importParsed, parseHar } from '../../har.js'
+import { HarFormatError, importParsed, parseHar } from '../../inspect/har.js'
 import { usage } from '../errors.js'
 import { print, printJson } from '../format.js'
 import { globals } from '../options.js'

@@ -1,7 +1,7 @@
 /** `fetchcache ls [URL-GLOB]`: the stored responses, one per line. */
-import { isExpired } from '../../decide-read.js'
+import { isExpired } from '../../rules/decide-read.js'
 import type { Command } from 'commander'
-import type { EntryMeta } from '../../types.js'
+import type { EntryMeta } from '../../backends/contract.js'
 import { bytes, iso, print, printJson, relative, table } from '../format.js'
 import { addFilterOptions, type FilterOptions, globals, toFilter } from '../options.js'
 import { withStore } from '../store.js'

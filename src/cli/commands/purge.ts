@@ -1,6 +1,6 @@
 /** `fetchcache purge`: delete entries by expiry, age, URL glob, host or status. */
 import type { Command } from 'commander'
-import type { EntryMeta } from '../../types.js'
+import type { EntryMeta } from '../../backends/contract.js'
 import { usage } from '../errors.js'
 import { print, printJson } from '../format.js'
 import { addFilterOptions, type FilterOptions, globals, hasFilter, toFilter } from '../options.js'

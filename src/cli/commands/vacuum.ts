@@ -6,11 +6,6 @@ import { bytes, print, printJson } from '../format.js'
 import { globals } from '../options.js'
 import { withStore } from '../store.js'
 
-/** Backends may offer compaction (SQLite VACUUM, cacache's garbage collection). */
-interface Vacuumable {
-  vacuum?: () => Promise<unknown>
-}
-
 /** Bytes on disk: a SQLite file with its WAL, or everything in a cache folder. */
 function sizeOf(path: string): number | undefined {
   const stat = statSync(path, { throwIfNoEntry: false })
@@ -36,13 +31,11 @@ Examples:
     .action(async (_o: unknown, cmd: Command) => {
       const g = globals(cmd)
       await withStore(g, async ({ cache, path, backend }) => {
-        const store = cache.engine.backend as Vacuumable
-        if (typeof store.vacuum !== 'function') {
+        const before = sizeOf(path)
+        if (!(await cache.vacuum())) {
           if (g.json) return printJson({ cache: path, vacuumed: false })
           return print(`nothing to do: the ${backend} backend has no vacuum()`)
         }
-        const before = sizeOf(path)
-        await store.vacuum()
         const after = sizeOf(path)
         if (g.json) return printJson({ cache: path, vacuumed: true, ...(before === undefined ? {} : { before }), ...(after === undefined ? {} : { after }) })
         print(before !== undefined && after !== undefined ? `vacuumed ${path}: ${bytes(before)} → ${bytes(after)}` : `vacuumed ${path}`)

@@ -1,9 +1,9 @@
-import { FileBackend } from './backends/file.js'
-import { MemoryBackend } from './backends/memory.js'
-import { SQLiteBackend } from './backends/sqlite.js'
+import { FileBackend } from '../backends/file.js'
+import { MemoryBackend } from '../backends/memory.js'
+import { SQLiteBackend } from '../backends/sqlite.js'
 import { Engine } from './engine.js'
-import { resolveSettings } from './options.js'
-import type { CacheOptions } from './types.js'
+import { resolveSettings } from '../config/options.js'
+import type { CacheOptions } from '../config/types.js'
 
 /** Validate options and open the backend they name: the one place an engine is made. */
 export function createEngine(options: CacheOptions = {}): Engine {

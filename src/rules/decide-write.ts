@@ -4,11 +4,11 @@
  * read side and the backends never parse Cache-Control.
  */
 import { headerValue, parseCacheControl, seconds } from './cache-control.js'
-import { DO_NOT_CACHE, type Expiry, expiresAtFor } from './expiry.js'
-import { matchesPattern } from './glob.js'
-import type { RequestOptions, Settings } from './options.js'
+import { DO_NOT_CACHE, type Expiry, expiresAtFor } from '../config/expiry.js'
+import { matchesPattern } from '../util/glob.js'
+import type { RequestOptions, Settings } from '../config/options.js'
 import { freshness, hasValidator } from './policy.js'
-import type { HeaderMap } from './types.js'
+import type { HeaderMap } from '../backends/contract.js'
 
 export interface WriteInput {
   method: string

@@ -5,7 +5,7 @@
  */
 import { type Directives, parseCacheControl, seconds } from './cache-control.js'
 import { hasValidator } from './policy.js'
-import type { EntryMeta } from './types.js'
+import type { EntryMeta } from '../backends/contract.js'
 
 /** The per-request modes, from options and from the Fetch standard's `cache` modes. */
 export interface ReadModes {

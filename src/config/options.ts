@@ -1,6 +1,7 @@
-import { ConfigError, show } from './errors.js'
+import { checkBackend } from '../backends/contract.js'
+import { ConfigError, show } from '../util/errors.js'
 import { type Expiry, parseExpiry } from './expiry.js'
-import { compilePattern } from './glob.js'
+import { compilePattern } from '../util/glob.js'
 import type { Backend, CacheOptions, HeaderMap, PerRequestOptions, RequestInfoForKey } from './types.js'
 
 /** Validated, normalised options: built once, read on every request. */
@@ -105,9 +106,7 @@ function urlExpiries(value: unknown): Array<readonly [RegExp, Expiry]> {
 function backendOption(value: unknown): Settings['backend'] {
   if (value === undefined) return 'sqlite'
   if (value === 'sqlite' || value === 'filesystem' || value === 'memory') return value
-  if (typeof value === 'object' && value !== null && typeof (value as Backend).get === 'function') {
-    return value as Backend
-  }
+  if (typeof value === 'object' && value !== null) return checkBackend(value, 'backend')
   throw new ConfigError(`backend: expected 'sqlite', 'filesystem', 'memory' or a Backend instance; got ${show(value)}`)
 }
 

@@ -15,13 +15,14 @@
  * skipped), `store` writes it. Recorded bodies are decoded, so Content-Encoding is dropped.
  */
 import { readFileSync } from 'node:fs'
-import { headerValue } from './cache-control.js'
+import { headerValue } from '../rules/cache-control.js'
 import type { Cache, CacheFilter } from './cache.js'
-import { checkMeta, varyMarker } from './entry.js'
-import { BackendError, FetchCacheError } from './errors.js'
-import { variantKey } from './key.js'
-import { decodeBody, NULL_BODY_STATUS } from './response.js'
-import type { EntryMeta, HeaderMap } from './types.js'
+import { checkMeta, varyMarker } from '../backends/entry.js'
+import { uselessAt } from '../rules/decide-read.js'
+import { BackendError, FetchCacheError } from '../util/errors.js'
+import { variantKey } from '../pipeline/key.js'
+import { decodeBody, NULL_BODY_STATUS } from '../pipeline/response.js'
+import type { EntryMeta, HeaderMap } from '../backends/contract.js'
 
 export interface HarHeader {
   name: string
@@ -404,6 +405,8 @@ function restored(p: Parsed, fc: HarFetchcache): Restored {
   } catch (error) {
     throw new HarFormatError(`log.entries[${p.index}]._fetchcache: ${(error as Error).message}`)
   }
+  // Not exported (derived): when the entry is of no use, as the engine writes it.
+  meta.deadAt = uselessAt(meta)
   if (fc.primaryKey === undefined || meta.vary.length === 0) return { meta, body }
   return { meta, body, marker: varyMarker(meta, fc.primaryKey) }
 }

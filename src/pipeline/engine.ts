@@ -3,23 +3,23 @@
  * the backend, asks decideRead what to do, and stores what decideWrite allows. It never throws
  * a backend fault at a caller: faults are misses reported to `onError`.
  */
-import { headerValue } from './cache-control.js'
-import { bypassReason, currentAge, decideRead, type ReadAction, type ReadModes, requestDirectives } from './decide-read.js'
-import { configuredExpiry, decideWrite, invalidationTargets, type WriteDecision } from './decide-write.js'
-import { debug } from './debug.js'
-import { deleteWhere } from './backends/filter.js'
-import { varyMarker } from './entry.js'
-import { BackendError, CorruptEntryError } from './errors.js'
-import { DO_NOT_CACHE, type Expiry } from './expiry.js'
+import { headerValue } from '../rules/cache-control.js'
+import { bypassReason, currentAge, decideRead, type ReadAction, type ReadModes, requestDirectives, uselessAt } from '../rules/decide-read.js'
+import { configuredExpiry, decideWrite, invalidationTargets, type WriteDecision } from '../rules/decide-write.js'
+import { debug } from '../util/debug.js'
+import { varyMarker } from '../backends/entry.js'
+import { BackendError, CorruptEntryError } from '../util/errors.js'
+import { DO_NOT_CACHE, type Expiry } from '../config/expiry.js'
 import { CREDENTIAL_HEADERS, requestKey, variantKey } from './key.js'
 import { normalizeUrl, redactHeaders } from './normalize.js'
-import type { RequestOptions, Settings } from './options.js'
-import { mergeHeaders, validatorHeaders } from './policy.js'
-import type { Scope } from './scope.js'
-import { Flights } from './coalesce.js'
-import { Leases } from './lease.js'
+import type { RequestOptions, Settings } from '../config/options.js'
+import { mergeHeaders, validatorHeaders } from '../rules/policy.js'
+import type { Scope } from '../front/scope.js'
+import { Flights } from './flights.js'
+import { Leases } from './leases.js'
 import { EngineStats } from './stats.js'
-import type { Backend, CacheRecord, EntryMeta, HeaderMap, RequestInfoForKey } from './types.js'
+import type { RequestInfoForKey } from '../config/types.js'
+import type { Backend, CacheRecord, EntryMeta, HeaderMap } from '../backends/contract.js'
 
 const KEY_MEMO_MAX = 4096
 
@@ -210,6 +210,7 @@ export class Engine {
       mustRevalidate: d.mustRevalidate,
       size: body.byteLength,
     }
+    meta.deadAt = uselessAt(meta)
     const writes: Array<Promise<void>> = []
     if (d.vary.length > 0) writes.push(this.backend.set(p.key, { meta: varyMarker(meta, p.key), body: new Uint8Array(0) }))
     writes.push(this.backend.set(meta.key, { meta, body }))
@@ -247,6 +248,7 @@ export class Engine {
       staleWhileRevalidateUntil: d.staleWhileRevalidateUntil,
       mustRevalidate: d.mustRevalidate,
     }
+    meta.deadAt = uselessAt(meta)
     const updated = { meta, body: record.body }
     const written = this.settings.readOnly
       ? Promise.resolve()
@@ -279,7 +281,7 @@ export class Engine {
   invalidate(urls: readonly string[]): Promise<void> {
     const work = (async () => {
       const normalised = urls.map((u) => normalizeUrl(u, this.settings.ignoredParameters))
-      const n = await deleteWhere(this.backend, { urls: normalised })
+      const n = await this.backend.deleteMatching({ urls: normalised })
       debug('invalidated %d entries for %s', n, normalised.join(' '))
     })().catch((e: unknown) => this.report(new BackendError('invalidation failed', e)))
     return this.track(work)

@@ -4,9 +4,9 @@
  * status or method has none. This is the fast hit path's last step.
  */
 import zlib from 'node:zlib'
-import { headerValue } from './cache-control.js'
+import { headerValue } from '../rules/cache-control.js'
 import { appendCacheStatus, type Engine } from './engine.js'
-import type { CacheRecord } from './types.js'
+import type { CacheRecord } from '../backends/contract.js'
 
 /** Statuses whose responses have no body (Fetch standard). */
 export const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])

@@ -2,8 +2,8 @@
  * The stored entry format, version 1. A record that does not decode is a miss (and is removed
  * by the engine): a format change or a damaged file must never crash the caller.
  */
-import { CorruptEntryError } from './errors.js'
-import type { EntryMeta } from './types.js'
+import { CorruptEntryError } from '../util/errors.js'
+import type { EntryMeta } from './contract.js'
 
 export const FORMAT_VERSION = 1
 
@@ -67,5 +67,5 @@ export function decodeMetaCached(key: string, raw: string): EntryMeta {
 
 /** The marker stored at a primary key when responses vary: it names the Vary fields; variants live at derived keys. */
 export function varyMarker(variant: EntryMeta, primaryKey: string): EntryMeta {
-  return { ...variant, kind: 'vary', key: primaryKey, headers: {}, size: 0, expiresAt: null }
+  return { ...variant, kind: 'vary', key: primaryKey, headers: {}, size: 0, expiresAt: null, deadAt: null }
 }

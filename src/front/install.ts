@@ -4,12 +4,12 @@
  * `undici.request()` and anything else on the global dispatcher is cached too.
  */
 import { Agent, Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
-import type { Cache } from './cache.js'
-import { createEngine } from './create.js'
+import type { Cache } from '../inspect/cache.js'
+import { createEngine } from '../pipeline/create.js'
 import { fetchFor } from './fetch.js'
 import { engineInterceptor } from './interceptor.js'
 import { nativeFetch } from './native.js'
-import type { CacheOptions } from './types.js'
+import type { CacheOptions } from '../config/types.js'
 
 // undici keeps the global dispatcher under these symbols (.1 is what Node's bundled copy reads).
 const SYMBOLS = [Symbol.for('undici.globalDispatcher.1'), Symbol.for('undici.globalDispatcher.2')] as const

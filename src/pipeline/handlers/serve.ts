@@ -3,9 +3,9 @@
  * onRequestStart, onResponseStart, body in chunks honouring pause/resume, onResponseEnd.
  */
 import type { Dispatcher } from 'undici'
-import { formatCacheStatus, type StatusParts } from '../cache-status.js'
+import { formatCacheStatus, type StatusParts } from '../../rules/cache-status.js'
 import type { Engine } from '../engine.js'
-import type { CacheRecord, HeaderMap } from '../types.js'
+import type { CacheRecord, HeaderMap } from '../../backends/contract.js'
 import { LocalController } from './controller.js'
 
 const CHUNK = 64 * 1024

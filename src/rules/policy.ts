@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module'
 import type CachePolicy from 'http-cache-semantics'
 import { headerValue, parseCacheControl } from './cache-control.js'
-import type { EntryMeta, HeaderMap } from './types.js'
+import type { EntryMeta, HeaderMap } from '../backends/contract.js'
 
 /**
  * CachePolicy with an injected clock, so a faked Date.now and our own `now` agree. Loaded on

@@ -4,20 +4,20 @@
  * interceptor as its dispatcher, so both paths share one engine and one set of rules.
  */
 import { Agent, Dispatcher } from 'undici'
-import { Cache } from './cache.js'
-import { formatCacheStatus } from './cache-status.js'
-import { createEngine } from './create.js'
-import type { ReadModes } from './decide-read.js'
-import type { Engine } from './engine.js'
-import { ConfigError, show } from './errors.js'
-import { remember } from './info.js'
+import { Cache } from '../inspect/cache.js'
+import { formatCacheStatus } from '../rules/cache-status.js'
+import { createEngine } from '../pipeline/create.js'
+import type { ReadModes } from '../rules/decide-read.js'
+import type { Engine } from '../pipeline/engine.js'
+import { ConfigError, show } from '../util/errors.js'
+import { remember } from '../inspect/info.js'
 import { engineInterceptor } from './interceptor.js'
 import { nativeFetch } from './native.js'
-import { resolveRequestOptions } from './options.js'
-import { headerRecord } from './request.js'
-import { responseFrom } from './response.js'
+import { resolveRequestOptions } from '../config/options.js'
+import { headerRecord } from '../pipeline/request.js'
+import { responseFrom } from '../pipeline/response.js'
 import { currentScope, mergeScopes, runInScope, type Scope } from './scope.js'
-import type { CacheOptions, PerRequestOptions } from './types.js'
+import type { CacheOptions, PerRequestOptions } from '../config/types.js'
 
 export type CachedFetch = ((input: string | URL | Request, init?: CachedRequestInit) => Promise<Response>) & { cache: Cache }
 /** The Fetch standard's `cache` modes (RequestInit.cache). */

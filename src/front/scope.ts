@@ -3,9 +3,9 @@
  * included: withCacheDisabled(fn) and withCacheOptions(options, fn).
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import type { ReadModes } from './decide-read.js'
-import { type RequestOptions, resolveRequestOptions } from './options.js'
-import type { PerRequestOptions } from './types.js'
+import type { ReadModes } from '../rules/decide-read.js'
+import { type RequestOptions, resolveRequestOptions } from '../config/options.js'
+import type { PerRequestOptions } from '../config/types.js'
 
 export interface Scope {
   disabled?: boolean

@@ -5,9 +5,9 @@
  */
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { debug } from './debug.js'
+import { debug } from '../util/debug.js'
 import type { Engine, Prepared } from './engine.js'
-import { BackendError } from './errors.js'
+import { BackendError } from '../util/errors.js'
 
 const POLL_MS = 20
 
@@ -20,7 +20,7 @@ export class Leases {
   constructor(private readonly engine: Engine) {}
 
   get supported(): boolean {
-    return typeof this.engine.backend.acquireLease === 'function'
+    return this.engine.backend.leases !== undefined
   }
 
   private get ttlMs(): number {
@@ -30,7 +30,7 @@ export class Leases {
   /** Try to become the one process fetching `key`. A backend fault fails open: fetch. */
   async acquire(key: string): Promise<boolean> {
     try {
-      return await this.engine.backend.acquireLease!(key, this.owner, this.ttlMs)
+      return await this.engine.backend.leases!.acquire(key, this.owner, this.ttlMs)
     } catch (error) {
       this.engine.report(new BackendError(`lease of ${key} failed`, error))
       return true
@@ -52,9 +52,9 @@ export class Leases {
   }
 
   release(key: string): void {
-    const release = this.engine.backend.releaseLease
-    if (!release) return
-    this.engine.track(release.call(this.engine.backend, key, this.owner).catch((e: unknown) => this.engine.report(new BackendError(`lease release of ${key} failed`, e))))
+    const leases = this.engine.backend.leases
+    if (!leases) return
+    this.engine.track(leases.release(key, this.owner).catch((e: unknown) => this.engine.report(new BackendError(`lease release of ${key} failed`, e))))
   }
 
   /**

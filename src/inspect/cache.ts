@@ -3,17 +3,17 @@
  * (`cachedFetch.cache`, `interceptor.cache`, `installCache()`'s return value, `openCache()`).
  * Everything here reads and writes through the backend contract, so it works on every backend.
  */
-import { isExpired } from './decide-read.js'
-import { staleWindows } from './decide-write.js'
-import type { Engine } from './engine.js'
-import { ConfigError, show } from './errors.js'
-import { type ExpireAfter, DO_NOT_CACHE, expiresAtFor, parseExpiry } from './expiry.js'
-import { compilePattern, matchesPattern } from './glob.js'
+import { isExpired } from '../rules/decide-read.js'
+import { staleWindows } from '../rules/decide-write.js'
+import type { Engine } from '../pipeline/engine.js'
+import { ConfigError, show } from '../util/errors.js'
+import { type ExpireAfter, DO_NOT_CACHE, expiresAtFor, parseExpiry } from '../config/expiry.js'
+import { compilePattern, matchesPattern } from '../util/glob.js'
 import { type Har, type HarImportResult, importHar, toHar } from './har.js'
-import { normalizeUrl } from './normalize.js'
-import { responseFrom } from './response.js'
-import type { Counts } from './stats.js'
-import type { EntryFilter, EntryMeta } from './types.js'
+import { normalizeUrl } from '../pipeline/normalize.js'
+import { responseFrom } from '../pipeline/response.js'
+import type { Counts } from '../pipeline/stats.js'
+import type { EntryFilter, EntryMeta } from '../backends/contract.js'
 
 /**
  * Which stored responses `entries()`, `urls()` and `toHar()` return. Every field given must
@@ -274,6 +274,17 @@ export class Cache {
    */
   importHar(har: unknown, onProgress?: (done: number) => void): Promise<HarImportResult> {
     return importHar(this, har, onProgress)
+  }
+
+  /**
+   * Give space freed by deleted entries back to the file system (SQLite VACUUM, cacache garbage
+   * collection). Resolves false, doing nothing, for a backend without that capability.
+   */
+  async vacuum(): Promise<boolean> {
+    const maintenance = this.engine.backend.maintenance
+    if (!maintenance) return false
+    await maintenance.vacuum()
+    return true
   }
 
   /** Wait for writes and background refreshes under way. */

@@ -1,6 +1,7 @@
 /** cacheInfo(response): what the cache did for a response, from our record or its Cache-Status. */
-import { parseCacheStatus } from './cache-status.js'
-import type { CacheInfo, EntryMeta } from './types.js'
+import { parseCacheStatus } from '../rules/cache-status.js'
+import type { CacheInfo } from '../config/types.js'
+import type { EntryMeta } from '../backends/contract.js'
 
 /** Responses the fast path served from storage, with the entry they came from. */
 const known = new WeakMap<object, { meta: EntryMeta; stale: boolean }>()

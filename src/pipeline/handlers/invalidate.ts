@@ -1,7 +1,7 @@
 import type { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import type { Engine } from '../engine.js'
-import type { HeaderMap } from '../types.js'
+import type { HeaderMap } from '../../backends/contract.js'
 
 /** Passes an unsafe request's response through and invalidates its URIs (RFC 9111 §4.4). */
 export class InvalidateHandler implements Dispatcher.DispatchHandler {

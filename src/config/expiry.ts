@@ -1,4 +1,4 @@
-import { ConfigError, show } from './errors.js'
+import { ConfigError, show } from '../util/errors.js'
 
 /** Store and never expire (the entry is fresh until deleted). */
 export const NEVER_EXPIRE = 'NEVER_EXPIRE'

@@ -6,10 +6,10 @@
  */
 import { statSync } from 'node:fs'
 import { Cache } from './cache.js'
-import { createEngine } from './create.js'
-import { FetchCacheError } from './errors.js'
-import { resolveSettings } from './options.js'
-import type { CacheOptions } from './types.js'
+import { createEngine } from '../pipeline/create.js'
+import { FetchCacheError } from '../util/errors.js'
+import { resolveSettings } from '../config/options.js'
+import type { CacheOptions } from '../config/types.js'
 
 export interface OpenCacheOptions extends CacheOptions {
   /** Create the store when it does not exist. Default false: throw CacheNotFoundError. */

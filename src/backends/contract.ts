@@ -1,0 +1,155 @@
+/**
+ * The backend contract, whole, in one file: what a store must do for the engine, and nothing
+ * about HTTP. Writing a new backend needs this file and the conformance suite
+ * (test/conformance/suite.ts) — nothing else.
+ *
+ * - Every method is async and rejects with a `BackendError` (or a `CorruptEntryError` for an
+ *   entry that does not decode) — never throws synchronously. The engine turns any rejection
+ *   into a miss or a skipped write and reports it to `onError`: a fault never fails a request.
+ * - The engine computes every time a backend needs (`expiresAt`, `deadAt`) when it writes an
+ *   entry; a backend only compares numbers. `deadAt` is when the entry can serve no request at
+ *   all (past freshness, revalidation and every stale window): evict those first, expire them
+ *   natively (Redis `PEXPIREAT`, Memcached TTL) or prune them in one indexed statement.
+ * - After `close()`, every method rejects with a `BackendError`.
+ * - Optional capabilities are named objects, checked once when a cache is made.
+ */
+import { ConfigError, show } from '../util/errors.js'
+
+/** Response headers as undici hands them over: lower-case names, repeated fields as arrays. */
+export type HeaderMap = Record<string, string | string[]>
+
+/**
+ * What a backend stores about one entry. Versioned JSON: a reader that meets another `v`
+ * treats the entry as a miss (see entry.ts), so a format change never crashes a user.
+ */
+export interface EntryMeta {
+  v: 1
+  /** `response` holds a response; `vary` is the marker at a primary key listing the Vary names. */
+  kind: 'response' | 'vary'
+  key: string
+  method: string
+  /** Normalised URL with ignored parameters removed: what `urls()` and invalidation match on. */
+  url: string
+  status: number
+  statusText: string
+  headers: HeaderMap
+  /** Request headers as sent (ignored ones removed), for Vary matching and inspection. */
+  requestHeaders: Record<string, string>
+  /** Vary field names (lower-case) of the stored response, or of its variants for a marker. */
+  vary: string[]
+  /** When the response was received (ms since epoch). */
+  createdAt: number
+  /** When it stops being fresh (ms); null: never. */
+  expiresAt: number | null
+  /**
+   * Age the response already had when received, in s: its Age header (RFC 9111 §4.2.3
+   * corrected_age_value). apparent_age (now − Date) is left out on purpose, as
+   * http-cache-semantics does: a client clock ahead of the origin's would otherwise make fresh
+   * responses stale on arrival.
+   */
+  initialAge: number
+  /** Until when a stale copy may be served on error (ms); null: forever; 0: never. */
+  staleIfErrorUntil: number | null
+  /** Until when a stale copy may be served while it is refreshed (ms); 0: never. */
+  staleWhileRevalidateUntil: number
+  /** must-revalidate / no-cache: never serve it stale (RFC 9111 §5.2.2.2). */
+  mustRevalidate: boolean
+  /** Body size in bytes. */
+  size: number
+  /**
+   * From when (ms) the entry is of no use to any request — written by the engine, so that
+   * backends evict and expire without knowing a rule. null: never (no expiry, or a validator
+   * keeps it revalidatable). Absent in entries written before it existed: treat as null.
+   */
+  deadAt?: number | null
+}
+
+export interface CacheRecord {
+  meta: EntryMeta
+  body: Uint8Array
+}
+
+/** Filters for `entries()` and `deleteMatching()`; every field given must match. */
+export interface EntryFilter {
+  /** Only entries whose normalised URL is one of these. */
+  urls?: readonly string[]
+  /** Only entries expired at this time (ms): `expiresAt` not null and at or before it. */
+  expiredAt?: number
+  /** Only entries created before this time (ms). */
+  createdBefore?: number
+}
+
+/** What `Backend.stats()` reports. */
+export interface BackendStats {
+  entries: number
+  /** Bytes of bodies and metadata, as counted against `maxSize`. */
+  bytes: number
+}
+
+/**
+ * Capability: short leases for cross-process coalescing (one process fetches a URL while the
+ * others wait for its entry). Both or neither: a lease that cannot be released is no lease.
+ */
+export interface BackendLeases {
+  /** Take the lease on `key` for `ttlMs` if it is free or expired; true if `owner` now holds it. */
+  acquire(key: string, owner: string, ttlMs: number): Promise<boolean>
+  /** Give it back, only if `owner` still holds it. */
+  release(key: string, owner: string): Promise<void>
+}
+
+/** Capability: give free space back to the file system (SQLite VACUUM, cacache GC, …). */
+export interface BackendMaintenance {
+  vacuum(): Promise<void>
+}
+
+/** The storage contract: small, dumb, always async. Backends know no HTTP rules. */
+export interface Backend {
+  /** The record at `key`, or undefined. A record that does not decode rejects with CorruptEntryError. */
+  get(key: string): Promise<CacheRecord | undefined>
+  /** Store (or replace) `key`. A record over the backend's `maxEntrySize` is silently not stored. */
+  set(key: string, record: CacheRecord): Promise<void>
+  /** Remove these keys; resolves to how many existed. */
+  delete(keys: readonly string[]): Promise<number>
+  /** Remove every entry matching the filter; resolves to how many went. `deleteMatchingByScan` is the shared fallback. */
+  deleteMatching(filter: EntryFilter): Promise<number>
+  /** Every stored entry's key and metadata (bodies not read), optionally filtered. */
+  entries(filter?: EntryFilter): AsyncIterable<[string, EntryMeta]>
+  /** Entries stored and the bytes they count for. */
+  stats(): Promise<BackendStats>
+  /** Remove every entry of this cache (and only of this cache). */
+  clear(): Promise<void>
+  close(): Promise<void>
+  /** Optional capability: cross-process leases. */
+  readonly leases?: BackendLeases | undefined
+  /** Optional capability: space reclamation, reached through `Cache.vacuum()`. */
+  readonly maintenance?: BackendMaintenance | undefined
+  /**
+   * `false` for a store that cannot enumerate its keys (Memcached): `entries`, `deleteMatching`
+   * and `stats` then reject with an `UnsupportedError`, and the Cache says so instead of
+   * answering wrong. Absent: listing works.
+   */
+  readonly listing?: boolean | undefined
+}
+
+const REQUIRED = ['get', 'set', 'delete', 'deleteMatching', 'entries', 'stats', 'clear', 'close'] as const
+
+/**
+ * Check an object against the whole contract at once, so that a wrong backend fails when the
+ * cache is made, naming what is missing, not at its first request.
+ */
+export function checkBackend(value: unknown, where = 'backend'): Backend {
+  if (typeof value !== 'object' || value === null) throw new ConfigError(`${where}: expected a Backend instance; got ${show(value)}`)
+  const b = value as Record<string, unknown>
+  const missing = REQUIRED.filter((name) => typeof b[name] !== 'function')
+  if (missing.length > 0) throw new ConfigError(`${where}: not a Backend: missing method${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`)
+  const leases = b.leases as Record<string, unknown> | undefined
+  if (leases !== undefined && (typeof leases !== 'object' || leases === null || typeof leases.acquire !== 'function' || typeof leases.release !== 'function')) {
+    throw new ConfigError(`${where}.leases: expected { acquire(key, owner, ttlMs), release(key, owner) }; got ${show(leases)}`)
+  }
+  const maintenance = b.maintenance as Record<string, unknown> | undefined
+  if (maintenance !== undefined && (typeof maintenance !== 'object' || maintenance === null || typeof maintenance.vacuum !== 'function')) {
+    throw new ConfigError(`${where}.maintenance: expected { vacuum() }; got ${show(maintenance)}`)
+  }
+  if (b.listing !== undefined && typeof b.listing !== 'boolean') throw new ConfigError(`${where}.listing: expected a boolean; got ${show(b.listing)}`)
+  return value as Backend
+}

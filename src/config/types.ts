@@ -1,0 +1,59 @@
+import type { ExpireAfter } from './expiry.js'
+
+import type { Backend, HeaderMap } from '../backends/contract.js'
+
+export type { Backend, HeaderMap }
+
+export type UrlPattern = string | RegExp
+
+export interface RequestInfoForKey {
+  method: string
+  url: string
+  headers: Readonly<Record<string, string>>
+  body: Uint8Array | undefined
+}
+
+/** Options that may change per request (second argument of the cached fetch, withCacheOptions). */
+export interface PerRequestOptions {
+  /** Expiry for a response stored by this request, below the server's own headers. */
+  expireAfter?: ExpireAfter
+  /** Revalidate with the origin now if the cached entry has a validator. */
+  refresh?: boolean
+  /** Skip the cache for this request and store the new response. */
+  forceRefresh?: boolean
+  /** Answer from the cache, stale or not; 504 on a miss; never contact the origin. */
+  onlyIfCached?: boolean
+}
+
+export interface CacheOptions {
+  /** Base name of the store: `<name>.sqlite` for SQLite. Default `http_cache`. */
+  name?: string
+  backend?: 'sqlite' | 'filesystem' | 'memory' | Backend
+  expireAfter?: ExpireAfter
+  urlsExpireAfter?: Record<string, ExpireAfter> | ReadonlyArray<readonly [UrlPattern, ExpireAfter]>
+  cacheControl?: boolean
+  allowableMethods?: readonly string[]
+  allowableCodes?: readonly number[]
+  matchHeaders?: boolean | readonly string[]
+  ignoredParameters?: readonly string[]
+  keyFn?: (request: RequestInfoForKey) => string
+  filter?: (response: { url: string; status: number; headers: HeaderMap }) => boolean
+  staleIfError?: boolean | ExpireAfter
+  staleWhileRevalidate?: boolean | ExpireAfter
+  onlyIfCached?: boolean
+  readOnly?: boolean
+  maxEntrySize?: number
+  /** How long a process waits for another process fetching the same URL (seconds or '5s'). Default 10 s. */
+  lockTimeout?: number | string
+  onError?: (error: unknown) => void
+}
+
+/** What `cacheInfo(response)` tells about a response. */
+export interface CacheInfo {
+  fromCache: boolean
+  createdAt: Date | undefined
+  expiresAt: Date | null | undefined
+  isExpired: boolean
+  revalidated: boolean
+  key: string | undefined
+}
