@@ -88,4 +88,4 @@ it('type-checks a consumer written against the published declarations', () => {
   )
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: consumer, encoding: 'utf8' })
-})
+}, 60_000) // tsc over the installed package: seconds on a loaded 2-core machine

@@ -4,6 +4,7 @@
  */
 import { CorruptEntryError } from '../util/errors.js'
 import type { EntryMeta } from './contract.js'
+import { Memo } from '../util/memo.js'
 
 export const FORMAT_VERSION = 1
 
@@ -53,14 +54,12 @@ export function checkMeta(value: unknown): EntryMeta {
  * Decoded metadata by key, reused while the stored text is unchanged: a hit then costs a string
  * comparison instead of JSON.parse and checks. Entries are shared: callers never mutate meta.
  */
-const decoded = new Map<string, { raw: string; meta: EntryMeta }>()
-const DECODED_MAX = 4096
+const decoded = new Memo<string, { raw: string; meta: EntryMeta }>(4096)
 
 export function decodeMetaCached(key: string, raw: string): EntryMeta {
   const hit = decoded.get(key)
   if (hit !== undefined && hit.raw === raw) return hit.meta
   const meta = decodeMeta(raw)
-  if (decoded.size >= DECODED_MAX) decoded.delete(decoded.keys().next().value as string)
   decoded.set(key, { raw, meta })
   return meta
 }

@@ -68,7 +68,7 @@ export class SQLiteBackend implements Backend {
   }
   private readonly statements = new Map<string, Database.Statement<Params>>()
   private leaseTable: SQLiteLeases | undefined
-  /** Capability: cross-process leases, one conditional upsert each (see pipeline/leases.ts). */
+  /** Capability: cross-process leases, one conditional upsert each (see pipeline/coordinate/leases.ts). */
   readonly leases: BackendLeases = {
     acquire: async (key, owner, ttlMs) => this.leaseRows().acquire(key, owner, ttlMs),
     release: async (key, owner) => this.leaseRows().release(key, owner),

@@ -3,19 +3,23 @@
  * undici's fetch machinery; everything else goes through Node's fetch with the cache
  * interceptor as its dispatcher, so both paths share one engine and one set of rules.
  */
-import { Agent, Dispatcher } from 'undici'
+import { Dispatcher } from 'undici'
 import { Cache } from '../inspect/cache.js'
 import { formatCacheStatus } from '../rules/cache-status.js'
 import { createEngine } from '../pipeline/create.js'
 import type { ReadModes } from '../rules/decide-read.js'
+import { fastPathMayServe, fastPathMayTry } from '../rules/fast-path.js'
 import type { Engine } from '../pipeline/engine.js'
+import { lookup } from '../pipeline/lookup.js'
+import { prepare } from '../pipeline/prepare/prepare.js'
 import { ConfigError, show } from '../util/errors.js'
+import { Memo } from '../util/memo.js'
 import { remember } from '../inspect/info.js'
-import { engineInterceptor } from './interceptor.js'
+import { cachedDispatcher } from './interceptor.js'
 import { nativeFetch } from './native.js'
 import { resolveRequestOptions } from '../config/options.js'
-import { headerRecord } from '../pipeline/request.js'
-import { responseFrom } from '../pipeline/response.js'
+import { headerRecord } from '../pipeline/prepare/request.js'
+import { responseFrom } from '../pipeline/respond/response.js'
 import { currentScope, mergeScopes, runInScope, type Scope } from './scope.js'
 import type { CacheOptions, PerRequestOptions } from '../config/types.js'
 
@@ -66,10 +70,8 @@ function fetchHeaders(https: boolean, input: string | URL | Request, init: Reque
   return headers
 }
 
-const REDIRECT = new Set([301, 302, 303, 307, 308])
-
 /** WHATWG serialisation of a URL string (what fetch reports as response.url), memoised. */
-const canonicalUrls = new Map<string, string | undefined>()
+const canonicalUrls = new Memo<string, string | undefined>(4096)
 function canonical(url: string): string | undefined {
   let href = canonicalUrls.get(url)
   if (href === undefined && !canonicalUrls.has(url)) {
@@ -78,7 +80,6 @@ function canonical(url: string): string | undefined {
     } catch {
       href = undefined
     }
-    if (canonicalUrls.size >= 4096) canonicalUrls.clear()
     canonicalUrls.set(url, href)
   }
   return href
@@ -91,19 +92,19 @@ function isEmpty(scope: Scope): boolean {
 
 async function fastHit(engine: Engine, input: string | URL | Request, init: RequestInit, scope: Scope | undefined): Promise<Response | undefined> {
   const method = (init.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
-  if (method !== 'GET' && method !== 'HEAD') return undefined
-  if (init.body != null || (input instanceof Request && input.body !== null) || init.signal?.aborted) return undefined
+  const hasBody = init.body != null || (input instanceof Request && input.body !== null)
+  if (!fastPathMayTry({ method, hasBody, aborted: init.signal?.aborted === true })) return undefined
   const href = canonical(input instanceof Request ? input.url : input instanceof URL ? input.href : String(input))
   if (href === undefined) return undefined
-  const prepared = engine.prepare({ method, url: href, headers: fetchHeaders(href.startsWith('https:'), input, init), body: undefined }, scope)
+  const prepared = prepare(engine, { method, url: href, headers: fetchHeaders(href.startsWith('https:'), input, init), body: undefined }, scope)
   if ('bypass' in prepared) return undefined
-  const { action, record } = await engine.lookup(prepared)
-  if (action.action !== 'serve' || !record || REDIRECT.has(record.meta.status)) return undefined
+  const { action, record } = await lookup(engine, prepared)
+  if (!record || !fastPathMayServe(action, record.meta.status)) return undefined
+  const now = engine.now()
   const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record.meta.key, ...(action.stale ? { detail: action.reason } : {}) })
-  const response = responseFrom(engine, record, status, href, method)
+  const response = responseFrom(record, status, href, method, now)
   if (!response) return undefined
-  engine.stats.count('hits', prepared.host)
-  if (action.stale) engine.stats.count('staleServed', prepared.host)
+  engine.stats.hit(prepared.host, action.stale)
   remember(response, record.meta, action.stale)
   return response
 }
@@ -123,7 +124,7 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fe
     const own = (rest as unknown as { dispatcher?: unknown }).dispatcher
     let via = dispatcher
     if (own instanceof Dispatcher) {
-      via = composed.get(own) ?? own.compose(engineInterceptor(engine))
+      via = composed.get(own) ?? cachedDispatcher(engine, own)
       composed.set(own, via)
     }
     const forward = () => base(input, { ...rest, dispatcher: via } as unknown as RequestInit)
@@ -134,9 +135,7 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fe
 
 export function createCachedFetch(options: CacheOptions = {}): CachedFetch {
   const engine = createEngine(options)
-  const agent = new Agent()
-  engine.onClose(() => agent.close())
-  return fetchFor(engine, agent.compose(engineInterceptor(engine)))
+  return fetchFor(engine, cachedDispatcher(engine))
 }
 
 export type { ReadModes }

@@ -10,8 +10,8 @@ import { ConfigError, show } from '../util/errors.js'
 import { type ExpireAfter, DO_NOT_CACHE, expiresAtFor, parseExpiry } from '../config/expiry.js'
 import { compilePattern, matchesPattern } from '../util/glob.js'
 import { type Har, type HarImportResult, importHar, toHar } from './har.js'
-import { normalizeUrl } from '../pipeline/normalize.js'
-import { responseFrom } from '../pipeline/response.js'
+import { normalizeUrl } from '../pipeline/prepare/normalize.js'
+import { responseFrom } from '../pipeline/respond/response.js'
 import type { Counts } from '../pipeline/stats.js'
 import type { EntryFilter, EntryMeta } from '../backends/contract.js'
 
@@ -121,7 +121,7 @@ export class Cache {
       }
     }
     if (!record || record.meta.kind !== 'response') return undefined
-    return responseFrom(this.engine, record, 'fetchcache; hit', record.meta.url, 'GET')
+    return responseFrom(record, 'fetchcache; hit', record.meta.url, 'GET', this.engine.now())
   }
 
   /** Stored responses (Vary markers left out) that match every field of the filter. */

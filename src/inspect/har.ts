@@ -19,9 +19,10 @@ import { headerValue } from '../rules/cache-control.js'
 import type { Cache, CacheFilter } from './cache.js'
 import { checkMeta, varyMarker } from '../backends/entry.js'
 import { uselessAt } from '../rules/decide-read.js'
-import { BackendError, FetchCacheError } from '../util/errors.js'
-import { variantKey } from '../pipeline/key.js'
-import { decodeBody, NULL_BODY_STATUS } from '../pipeline/response.js'
+import { FetchCacheError } from '../util/errors.js'
+import { variantKey } from '../pipeline/prepare/key.js'
+import { admit } from '../pipeline/admit.js'
+import { decodeBody, NULL_BODY_STATUS } from '../pipeline/respond/response.js'
 import type { EntryMeta, HeaderMap } from '../backends/contract.js'
 
 export interface HarHeader {
@@ -447,8 +448,6 @@ async function storeForeign(cache: Cache, p: Parsed): Promise<string | undefined
   const { engine } = cache
   if (p.status < 200 || p.status > 599) return `status ${p.status}`
   if (p.body === undefined && !NULL_BODY_STATUS.has(p.status) && p.method !== 'HEAD') return 'no response body recorded'
-  const prepared = engine.prepare({ method: p.method, url: p.url, headers: p.requestHeaders, body: p.requestBody }, undefined)
-  if ('bypass' in prepared) return prepared.reason
   // HAR bodies are recorded decoded: what is stored must not claim a Content-Encoding.
   const headers: HeaderMap = { ...p.headers }
   const body = p.body ?? new Uint8Array(0)
@@ -456,11 +455,7 @@ async function storeForeign(cache: Cache, p: Parsed): Promise<string | undefined
     delete headers['content-encoding']
     if (headers['content-length'] !== undefined) headers['content-length'] = String(body.byteLength)
   }
-  const d = engine.decideWrite(prepared, p.status, headers)
-  if (d.action !== 'store') return d.reason
-  if (body.byteLength > engine.settings.maxEntrySize) return 'body over maxEntrySize'
-  // Engine.store reports a failed write to onError instead of throwing; an import must not
-  // claim an entry it did not write.
-  if (!(await engine.store(prepared, p.status, p.statusText, headers, body, d))) throw new BackendError(`write of ${p.url} failed`)
+  const reason = await admit(engine, { method: p.method, url: p.url, headers: p.requestHeaders, body: p.requestBody }, { status: p.status, statusText: p.statusText, headers, body })
+  if (reason !== undefined) return reason
   return undefined
 }

@@ -32,8 +32,10 @@ export class EngineStats {
     c[name]++
   }
 
-  get hits(): number {
-    return this.total.hits
+  /** A response served from storage; `stale` when it was past its freshness lifetime. */
+  hit(host: string, stale: boolean): void {
+    this.count('hits', host)
+    if (stale) this.count('staleServed', host)
   }
 
   snapshot(): Counts & { hitRatio: number; hosts: Record<string, Counts & { hitRatio: number }> } {

@@ -78,3 +78,9 @@ export function parseCacheStatus(value: string | null | undefined): StatusParts 
   }
   return out
 }
+
+/** RFC 9211 §2: each cache appends its member to the Cache-Status field, after those before it. */
+export function appendCacheStatus(existing: string | string[] | undefined, ours: string): string {
+  const prior = Array.isArray(existing) ? existing.join(', ') : existing
+  return prior ? `${prior}, ${ours}` : ours
+}

@@ -4,10 +4,11 @@
  * read side and the backends never parse Cache-Control.
  */
 import { headerValue, parseCacheControl, seconds } from './cache-control.js'
-import { DO_NOT_CACHE, type Expiry, expiresAtFor } from '../config/expiry.js'
-import { matchesPattern } from '../util/glob.js'
+import { DO_NOT_CACHE } from '../config/expiry.js'
 import type { RequestOptions, Settings } from '../config/options.js'
-import { freshness, hasValidator } from './policy.js'
+import { chooseExpiry, configuredExpiry, settingsExpiry } from './expiry.js'
+import { type Freshness, freshness, hasValidator } from './policy.js'
+import { varyNames } from './vary.js'
 import type { HeaderMap } from '../backends/contract.js'
 
 export interface WriteInput {
@@ -38,17 +39,12 @@ export type WriteDecision =
 /** Statuses a cache may store when the response says how long (RFC 9111 §4.2.2, "heuristically cacheable"). */
 const CACHEABLE_WITH_HEADERS = new Set([203, 204, 300, 301, 308, 404, 405, 410, 414, 501])
 
-/** The configured expiry for a URL: per-request, then urlsExpireAfter (first match), then expireAfter. */
-export function configuredExpiry(url: string, settings: Settings, options: RequestOptions): Expiry | undefined {
-  if (options.expireAfter !== undefined) return options.expireAfter
-  for (const [pattern, expiry] of settings.urlsExpireAfter) if (matchesPattern(url, pattern)) return expiry
-  return settings.expireAfter
-}
-
-export function varyNames(headers: HeaderMap): string[] {
-  const v = headerValue(headers, 'vary')
-  if (v === undefined) return []
-  return v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '').sort()
+/**
+ * `readOnly`: the cache is read and never written, by any path (store, 304 refresh, unsafe-method
+ * invalidation, removal of a response that may no longer be stored). The one place it is read.
+ */
+export function writesAllowed(settings: Pick<Settings, 'readOnly'>): boolean {
+  return !settings.readOnly
 }
 
 function window(directive: number | undefined, option: number, expiresAt: number | null): number | null {
@@ -60,12 +56,12 @@ function window(directive: number | undefined, option: number, expiresAt: number
 export function decideWrite(input: WriteInput): WriteDecision {
   const { settings, headers, status, now } = input
   const skip = (reason: string): WriteDecision => ({ action: 'skip', reason })
-  if (settings.readOnly) return skip('read-only cache')
+  if (!writesAllowed(settings)) return skip('read-only cache')
   if (!settings.allowableMethods.has(input.method)) return skip(`method ${input.method} not in allowableMethods`)
   const reqcc = parseCacheControl(input.requestHeaders['cache-control'])
   // RFC 9111 §5.2.1.5: no-store in the request forbids storing the response.
   if (reqcc.has('no-store')) return skip('request no-store')
-  const configured = configuredExpiry(input.url, settings, input.options)
+  const configured = configuredExpiry(input.options, settingsExpiry(input.url, settings))
   if (configured === DO_NOT_CACHE) return skip('DO_NOT_CACHE')
   const rescc = settings.cacheControl ? parseCacheControl(headers['cache-control']) : new Map<string, string | true>()
   const explicitHeaders = rescc.has('max-age') || (settings.cacheControl && headers.expires !== undefined)
@@ -84,44 +80,21 @@ export function decideWrite(input: WriteInput): WriteDecision {
   const length = Number(headerValue(headers, 'content-length'))
   if (length > settings.maxEntrySize) return skip(`Content-Length ${length} over maxEntrySize`)
 
-  let expiresAt: number | null
   let initialAge = 0
   let mustRevalidate = false
-  let reason: string
+  let noCache = false
+  let f: Freshness | undefined
   if (settings.cacheControl) {
-    const f = freshness(input.method, input.url, input.requestHeaders, status, headers, now)
+    f = freshness(input.method, input.url, input.requestHeaders, status, headers, now)
     initialAge = f.initialAge
     // §5.2.2.4 no-cache (and §5.4 Pragma: no-cache without Cache-Control): store, revalidate before each use.
-    const noCache = rescc.has('no-cache') || (headers['cache-control'] === undefined && /no-cache/i.test(headerValue(headers, 'pragma') ?? ''))
+    noCache = rescc.has('no-cache') || (headers['cache-control'] === undefined && /no-cache/i.test(headerValue(headers, 'pragma') ?? ''))
     // §5.2.2.2 must-revalidate: never served stale once expired.
     mustRevalidate = noCache || rescc.has('must-revalidate')
-    const requestMaxAge = seconds(reqcc, 'max-age')
-    if (noCache) {
-      expiresAt = now
-      reason = 'response no-cache: stored, revalidated on use'
-    } else if (f.explicit) {
-      // §4.2.1: max-age, else Expires − Date; minus the age it arrived with (§4.2.3).
-      expiresAt = now + Math.max(0, f.lifetime - initialAge) * 1000
-      reason = `response freshness ${Math.round(f.lifetime)}s`
-    } else if (requestMaxAge !== undefined) {
-      // requests-cache precedence: a request max-age sets the expiry of what it stores.
-      expiresAt = now + requestMaxAge * 1000
-      reason = `request max-age ${requestMaxAge}s`
-    } else if (configured !== undefined) {
-      expiresAt = expiresAtFor(configured, now)
-      reason = 'expireAfter'
-    } else {
-      // §4.2.2 heuristic freshness (10% of the time since Last-Modified), as http-cache-semantics computes it.
-      expiresAt = now + Math.max(0, f.lifetime - initialAge) * 1000
-      reason = `heuristic freshness ${Math.round(f.lifetime)}s`
-      if (f.lifetime <= 0 && !hasValidator(headers) && settings.staleIfError === 0) {
-        return skip('no freshness lifetime and no validator')
-      }
-    }
-  } else {
-    expiresAt = configured === undefined ? null : expiresAtFor(configured, now)
-    reason = configured === undefined ? 'cacheControl off: never expires' : 'cacheControl off: expireAfter'
   }
+  const { expiresAt, reason, heuristic } = chooseExpiry({ cacheControl: settings.cacheControl, configured, noCache, freshness: f, requestMaxAge: seconds(reqcc, 'max-age'), now })
+  // §4.2.2: a heuristic lifetime of zero with nothing to revalidate and no stale window is useless.
+  if (heuristic && f!.lifetime <= 0 && !hasValidator(headers) && settings.staleIfError === 0) return skip('no freshness lifetime and no validator')
   return { action: 'store', reason, expiresAt, initialAge, ...staleWindows(expiresAt, headers, settings, mustRevalidate), mustRevalidate, vary }
 }
 

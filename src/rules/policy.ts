@@ -88,24 +88,6 @@ export function validatorHeaders(meta: EntryMeta, requestHeaders: Record<string,
   return out
 }
 
-/** Fields a 304 must not overwrite in the stored response (RFC 9111 §3.2). */
-const NOT_UPDATED = new Set(['content-length', 'content-encoding', 'transfer-encoding', 'content-range', 'connection', 'keep-alive', 'trailer', 'upgrade', 'te', 'proxy-connection'])
-
-/**
- * Merge a 304's header fields into the stored ones (RFC 9111 §3.2 and §4.3.4): each field the
- * 304 carries replaces the stored one, except framing and hop-by-hop fields.
- */
-export function mergeHeaders(stored: HeaderMap, fresh: HeaderMap): HeaderMap {
-  const out: HeaderMap = { ...stored }
-  // The response was just validated: its age starts again from the 304's own Age, if any
-  // (RFC 9111 §5.1: Age counts "since the response was generated or validated").
-  delete out.age
-  for (const [name, value] of Object.entries(fresh)) {
-    if (!NOT_UPDATED.has(name)) out[name] = value
-  }
-  return out
-}
-
 /**
  * Does a 304 refer to the stored response? RFC 9111 §4.3.4: a strong ETag must match; with
  * weak ETags the weak comparison; else Last-Modified; with no validator on either side, yes.

@@ -3,10 +3,10 @@
  * onRequestStart, onResponseStart, body in chunks honouring pause/resume, onResponseEnd.
  */
 import type { Dispatcher } from 'undici'
-import { formatCacheStatus, type StatusParts } from '../../rules/cache-status.js'
-import type { Engine } from '../engine.js'
-import type { CacheRecord, HeaderMap } from '../../backends/contract.js'
-import { LocalController } from './controller.js'
+import { appendCacheStatus, formatCacheStatus, type StatusParts } from '../../rules/cache-status.js'
+import { currentAge } from '../../rules/decide-read.js'
+import type { CacheRecord, EntryMeta, HeaderMap } from '../../backends/contract.js'
+import { LocalController } from './local-controller.js'
 
 const CHUNK = 64 * 1024
 
@@ -68,15 +68,23 @@ export function fail(handler: Dispatcher.DispatchHandler, error: Error): void {
   })
 }
 
+/** The Age field value of a stored entry now (RFC 9111 §5.1: whole seconds). */
+export function ageValue(meta: EntryMeta, now: number): string {
+  return String(Math.floor(currentAge(meta, now)))
+}
+
+/** Headers for a response built from a stored entry: Age (RFC 9111 §5.1) and our Cache-Status member (RFC 9211). */
+export function hitHeaders(meta: EntryMeta, cacheStatus: string, now: number): HeaderMap {
+  return { ...meta.headers, age: ageValue(meta, now), 'cache-status': appendCacheStatus(meta.headers['cache-status'], cacheStatus) }
+}
+
 /**
  * Serve a stored entry: its status and body, its headers plus Age and our Cache-Status member.
- * `start` as in deliver(); `stale` counts it as stale served.
+ * `start` as in deliver(): false when the handler already saw the origin's request start.
  */
-export function serveRecord(engine: Engine, handler: Dispatcher.DispatchHandler, record: CacheRecord, status: StatusParts, method: string, host: string, stale = false, start = true): void {
-  engine.stats.count('hits', host)
-  if (stale) engine.stats.count('staleServed', host)
+export function serveStored(handler: Dispatcher.DispatchHandler, record: CacheRecord, status: StatusParts, method: string, now: number, start = true): void {
   const { meta } = record
-  const response = { status: meta.status, statusText: meta.statusText, headers: engine.hitHeaders(meta, formatCacheStatus(status)), body: record.body }
+  const response = { status: meta.status, statusText: meta.statusText, headers: hitHeaders(meta, formatCacheStatus(status), now), body: record.body }
   if (start) serve(handler, response, method)
   else void deliver(handler, new LocalController(), response, method, false)
 }

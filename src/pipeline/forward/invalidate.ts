@@ -1,7 +1,8 @@
 import type { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
-import type { Engine } from '../engine.js'
+import { invalidationTargets } from '../../rules/decide-write.js'
 import type { HeaderMap } from '../../backends/contract.js'
+import type { Engine } from '../engine.js'
 
 /** Passes an unsafe request's response through and invalidates its URIs (RFC 9111 §4.4). */
 export class InvalidateHandler implements Dispatcher.DispatchHandler {
@@ -22,7 +23,8 @@ export class InvalidateHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    this.invalidated = this.engine.invalidateAfterUnsafe(this.href, statusCode, headers as HeaderMap)
+    // RFC 9111 §4.4: a non-error response to an unsafe method invalidates what it names.
+    this.invalidated = this.engine.writer.invalidate(invalidationTargets(this.href, statusCode, headers as HeaderMap))
     this.downstream.onResponseStart?.(controller, statusCode, headers, statusMessage)
   }
 

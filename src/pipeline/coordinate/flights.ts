@@ -4,13 +4,13 @@
  * themselves from what it left: the stored entry, a copy of an unstorable response, the error,
  * or — when nothing can be shared — a request of their own.
  */
-import type { Servable } from './handlers/serve.js'
+import type { Servable } from '../respond/serve.js'
 
 export type FlightResult =
   /** The response is in the store: look it up again. */
   | { kind: 'stored' }
-  /** Not storable, but complete: each waiter gets its own copy. */
-  | { kind: 'response'; response: Servable; vary: string[]; requestHeaders: Record<string, string> }
+  /** Not storable, but complete: each waiter that may share it (rules/vary.ts) gets its own copy. */
+  | { kind: 'response'; response: Servable; requestHeaders: Record<string, string> }
   /** The origin request failed. */
   | { kind: 'error'; error: Error }
   /** Nothing to share (body too large, leader's caller aborted): fetch on your own. */
@@ -22,10 +22,7 @@ export class Flight {
   private settle!: (result: FlightResult) => void
   private settled = false
 
-  constructor(
-    readonly key: string,
-    private readonly onSettle: (flight: Flight) => void,
-  ) {
+  constructor(private readonly onSettle: (flight: Flight) => void = () => {}) {
     this.done = new Promise((resolve) => {
       this.settle = resolve
     })
@@ -52,15 +49,11 @@ export class Flights {
 
   /** Start leading a flight for `key`. */
   lead(key: string, onSettle: (flight: Flight) => void = () => {}): Flight {
-    const flight = new Flight(key, (f) => {
+    const flight = new Flight((f) => {
       if (this.inflight.get(key) === f) this.inflight.delete(key)
       onSettle(f)
     })
     this.inflight.set(key, flight)
     return flight
-  }
-
-  get size(): number {
-    return this.inflight.size
   }
 }

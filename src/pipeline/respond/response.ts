@@ -4,9 +4,10 @@
  * status or method has none. This is the fast hit path's last step.
  */
 import zlib from 'node:zlib'
-import { headerValue } from '../rules/cache-control.js'
-import { appendCacheStatus, type Engine } from './engine.js'
-import type { CacheRecord } from '../backends/contract.js'
+import { headerValue } from '../../rules/cache-control.js'
+import { appendCacheStatus } from '../../rules/cache-status.js'
+import type { CacheRecord } from '../../backends/contract.js'
+import { ageValue } from './serve.js'
 
 /** Statuses whose responses have no body (Fetch standard). */
 export const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
@@ -35,9 +36,9 @@ export function decodeBody(body: Uint8Array, encoding: string | undefined): Uint
 
 /**
  * The stored fields with Age and Cache-Status set, as pairs for the Response init: one
- * validation pass, no intermediate object (Engine.hitHeaders' shape, for the fetch path).
+ * validation pass, no intermediate object (hitHeaders' shape, for the fetch path).
  */
-function hitPairs(engine: Engine, meta: CacheRecord['meta'], cacheStatus: string): Array<[string, string]> {
+function hitPairs(meta: CacheRecord['meta'], cacheStatus: string, now: number): Array<[string, string]> {
   const pairs: Array<[string, string]> = []
   const stored = meta.headers
   for (const name in stored) {
@@ -46,7 +47,7 @@ function hitPairs(engine: Engine, meta: CacheRecord['meta'], cacheStatus: string
     if (typeof value === 'string') pairs.push([name, value])
     else for (const v of value) pairs.push([name, v])
   }
-  pairs.push(['age', engine.age(meta)], ['cache-status', appendCacheStatus(stored['cache-status'], cacheStatus)])
+  pairs.push(['age', ageValue(meta, now)], ['cache-status', appendCacheStatus(stored['cache-status'], cacheStatus)])
   return pairs
 }
 
@@ -70,7 +71,7 @@ Object.defineProperty(CachedResponse.prototype, 'type', { get: () => 'basic' })
  * A Response for a stored entry, or undefined when it cannot be built exactly as fetch would
  * (an unknown coding, a status Response refuses): the caller then takes the dispatcher path.
  */
-export function responseFrom(engine: Engine, record: CacheRecord, cacheStatus: string, url: string, method: string): Response | undefined {
+export function responseFrom(record: CacheRecord, cacheStatus: string, url: string, method: string, now: number): Response | undefined {
   const { meta } = record
   if (meta.status < 200 || meta.status > 599) return undefined
   let body: Uint8Array | null = null
@@ -85,7 +86,7 @@ export function responseFrom(engine: Engine, record: CacheRecord, cacheStatus: s
   }
   let response: CachedResponse
   try {
-    response = new CachedResponse(body, { status: meta.status, statusText: meta.statusText, headers: hitPairs(engine, meta, cacheStatus) })
+    response = new CachedResponse(body, { status: meta.status, statusText: meta.statusText, headers: hitPairs(meta, cacheStatus, now) })
   } catch {
     return undefined
   }

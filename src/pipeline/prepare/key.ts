@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { normalizeBody, normalizeUrl } from './normalize.js'
-import type { Settings } from '../config/options.js'
-import type { RequestInfoForKey } from '../config/types.js'
+import type { Settings } from '../../config/options.js'
+import type { RequestInfoForKey } from '../../config/types.js'
 
 /** Headers that identify the caller: keyed by digest so one user's response never serves another. */
 export const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'] as const

@@ -1,0 +1,51 @@
+/**
+ * Step 2: find the stored response a prepared request may be given (through the Vary marker)
+ * and ask decideRead what to do with it. A backend fault is a miss: reported, never thrown; a
+ * corrupt entry is removed.
+ */
+import { decideRead, type ReadAction, requestDirectives } from '../rules/decide-read.js'
+import { selectable } from '../rules/vary.js'
+import { debug } from '../util/debug.js'
+import { BackendError, CorruptEntryError } from '../util/errors.js'
+import type { CacheRecord } from '../backends/contract.js'
+import type { Engine } from './engine.js'
+import type { Prepared } from './prepare/prepare.js'
+import { variantKey } from './prepare/key.js'
+
+export interface Lookup {
+  action: ReadAction
+  record: CacheRecord | undefined
+}
+
+export async function lookup(engine: Engine, p: Prepared): Promise<Lookup> {
+  let record = await read(engine, p.key)
+  let varyMiss = false
+  if (record?.meta.kind === 'vary') {
+    record = await read(engine, variantKey(p.key, record.meta.vary, p.headers))
+    varyMiss = record === undefined
+  }
+  // RFC 9111 §4 and §4.1: same method and URL (a key collision must never serve another
+  // request's response; a key function decides what "same URL" means), matching Vary fields.
+  if (record && !selectable(record.meta, { method: p.method, url: engine.settings.keyFn ? undefined : p.url, headers: p.headers })) {
+    debug('%s %s: stored entry (%s %s) not selectable for this request', p.method, p.url, record.meta.method, record.meta.url)
+    record = undefined
+  }
+  let action = decideRead({ entry: record?.meta, ...requestDirectives(p.headers), modes: p.modes, now: engine.now() })
+  // RFC 9211 §2.2: the URI is stored, but no variant matches this request's Vary fields.
+  if (varyMiss && action.action === 'fetch') action = { ...action, fwd: 'vary-miss', reason: 'no stored variant matches Vary' }
+  if (debug.enabled) debug('%s %s: %s (%s)', p.method, p.url, action.action, action.reason)
+  return { action, record }
+}
+
+async function read(engine: Engine, key: string): Promise<CacheRecord | undefined> {
+  try {
+    return await engine.backend.get(key)
+  } catch (error) {
+    if (error instanceof CorruptEntryError) {
+      debug('corrupt entry %s removed: %s', key, error.message)
+      void engine.writer.drop([key])
+    }
+    engine.report(error instanceof CorruptEntryError ? error : new BackendError(`read of ${key} failed`, error))
+    return undefined
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * send(): one request through the cache, top to bottom. This is the order of operations; each
+ * step lives in its own module and every decision in src/rules.
+ *
+ *   1. prepare   read the body, key the request, or let it bypass the cache   prepare/
+ *   2. lookup    the stored response it may be given, and decideRead's action   lookup.ts
+ *   3. respond   a hit, a stale hit refreshed behind it, or 504 only-if-cached   respond/
+ *   4. decide    who fetches a miss: lead, follow a flight, wait for a lease     coordinate/
+ *   5. forward   to the origin: revalidate, stale-if-error, capture and store   forward/, store.ts
+ */
+import type { Dispatcher } from 'undici'
+import { formatCacheStatus, appendCacheStatus, type Forward } from '../rules/cache-status.js'
+import { asksForOrigin, type ReadAction, remainingTtl, requestDirectives, staleIfErrorAllows } from '../rules/decide-read.js'
+import { mayShareUnstored } from '../rules/vary.js'
+import { assertNever } from '../util/assert.js'
+import { debug } from '../util/debug.js'
+import type { Scope } from '../front/scope.js'
+import type { CacheRecord } from '../backends/contract.js'
+import type { FlightResult } from './coordinate/flights.js'
+import type { Engine } from './engine.js'
+import { forward, type Route } from './forward/forward.js'
+import { lookup } from './lookup.js'
+import { prepare } from './prepare/prepare.js'
+import { dispatchUrl, headerRecord, readBody } from './prepare/request.js'
+import { fail, serve, serveStored } from './respond/serve.js'
+
+const SILENT: Dispatcher.DispatchHandler = {
+  onRequestStart() {},
+  onResponseStart() {},
+  onResponseData() {},
+  onResponseEnd() {},
+  onResponseError() {},
+}
+
+/**
+ * `collapsed` is set when this request waited for another one (a flight or a lease) and now
+ * looks again: it is then answered from what that one stored, or fetched alone.
+ */
+export async function send(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: Scope | undefined, collapsed?: Forward): Promise<void> {
+  // 1. prepare
+  const read = await readBody(opts.body)
+  if (!read.ok) return void next(opts, handler)
+  const out = read.body === undefined ? opts : { ...opts, body: read.body }
+  const url = dispatchUrl(opts)
+  const p = prepare(engine, { method, url, headers: headerRecord(opts.headers), body: read.body }, scope)
+  if ('bypass' in p) {
+    debug('%s %s: bypass (%s)', method, url, p.reason)
+    return void next(out, handler)
+  }
+  // 2. lookup
+  const { action, record } = await lookup(engine, p)
+  const route: Route = { engine, next, opts: out, p, handler }
+  // 3. respond from storage
+  switch (action.action) {
+    case 'serve': {
+      const parts = collapsed ? { fwd: collapsed, collapsed: true } : { hit: true }
+      return serveRecord(engine, handler, record!, { ...parts, ttl: action.ttl, key: record!.meta.key, ...(action.stale ? { detail: action.reason } : {}) }, p.method, p.host, action.stale)
+    }
+    case 'serve-and-refresh':
+      serveRecord(engine, handler, record!, { hit: true, ttl: action.ttl, key: record!.meta.key, detail: 'stale-while-revalidate' }, p.method, p.host, true)
+      // RFC 5861 §3: refresh behind the stale response, once per entry.
+      engine.coordinator.refresh(record!.meta.key, p, (flight) => forward({ ...route, handler: SILENT }, { record, revalidating: true, fwd: 'stale', flight }))
+      return
+    case 'gateway-timeout':
+      // RFC 9111 §5.2.1.7: only-if-cached with nothing usable stored.
+      return serve(handler, { status: 504, statusText: 'Gateway Timeout', headers: { 'cache-status': formatCacheStatus({ detail: action.reason }), 'content-length': '0' }, body: new Uint8Array(0) }, method)
+    case 'revalidate':
+    case 'fetch':
+      return miss(route, action, record, scope, collapsed)
+    default:
+      assertNever(action)
+  }
+}
+
+/** 4 and 5: decide who fetches, then forward. */
+async function miss(route: Route, action: Extract<ReadAction, { action: 'revalidate' | 'fetch' }>, record: CacheRecord | undefined, scope: Scope | undefined, collapsed: Forward | undefined): Promise<void> {
+  const { engine, p } = route
+  const fwd: Forward = action.action === 'fetch' ? action.fwd : 'stale'
+  const revalidating = action.action === 'revalidate'
+  // A request that insists on the origin is not folded into another one's response, and one
+  // that already waited once goes alone.
+  const { cc, pragmaNoCache } = requestDirectives(p.headers)
+  if (collapsed !== undefined || asksForOrigin(cc, pragmaNoCache, p.modes)) return forward(route, { record, revalidating, fwd, flight: undefined })
+  // 4. decide
+  const turn = await engine.coordinator.turn(p, record?.meta.createdAt)
+  if (turn.role === 'stored') return send(engine, route.next, route.opts, route.handler, p.method, scope, fwd)
+  if (turn.role === 'follow') return follow(route, record, scope, fwd, turn.result)
+  // 5. forward
+  try {
+    forward(route, { record, revalidating, fwd, flight: turn.flight })
+  } catch (error) {
+    turn.flight.resolve({ kind: 'pass' })
+    throw error
+  }
+}
+
+/** A waiter's turn, once the flight it joined has an outcome. */
+function follow(route: Route, record: CacheRecord | undefined, scope: Scope | undefined, fwd: Forward, result: FlightResult): Promise<void> | void {
+  const { engine, p, handler } = route
+  const alone = () => forward(route, { record, revalidating: false, fwd, flight: undefined })
+  switch (result.kind) {
+    case 'stored':
+      // Look again: the entry (or this request's Vary variant, or nothing) is now in the store.
+      return send(engine, route.next, route.opts, handler, p.method, scope, fwd)
+    case 'response': {
+      // RFC 9111 §4.1: an unstorable response is shared only where its Vary fields match.
+      if (!mayShareUnstored(result.response.headers, result.requestHeaders, p.headers)) return alone()
+      engine.stats.hit(p.host, false)
+      const status = formatCacheStatus({ fwd, collapsed: true, key: p.key })
+      return serve(handler, { ...result.response, headers: { ...result.response.headers, 'cache-status': appendCacheStatus(result.response.headers['cache-status'], status) } }, p.method)
+    }
+    case 'error': {
+      // RFC 5861 §4: the leader's error may be answered with our stale copy.
+      const now = engine.now()
+      if (!record || !staleIfErrorAllows(record.meta, now)) return fail(handler, result.error)
+      const status = { fwd: 'stale' as const, collapsed: true, ttl: remainingTtl(record.meta, now), key: record.meta.key, detail: `stale-if-error: ${result.error.message}` }
+      return serveRecord(engine, handler, record, status, p.method, p.host, true)
+    }
+    case 'pass':
+      return alone()
+    default:
+      assertNever(result)
+  }
+}
+
+function serveRecord(engine: Engine, handler: Dispatcher.DispatchHandler, record: CacheRecord, status: Parameters<typeof serveStored>[2], method: string, host: string, stale: boolean): void {
+  engine.stats.hit(host, stale)
+  serveStored(handler, record, status, method, engine.now())
+}

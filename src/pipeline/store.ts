@@ -1,0 +1,118 @@
+/**
+ * The writer: every change the pipeline makes to the backend — a new response, a response a
+ * 304 refreshed, a response that may no longer be kept, an unsafe method's invalidation, a
+ * corrupt entry's removal. A cache that may not write (readOnly) gets a writer that does
+ * nothing; a write that fails is reported and never reaches the caller.
+ */
+import { uselessAt } from '../rules/decide-read.js'
+import { decideWrite, type WriteDecision } from '../rules/decide-write.js'
+import { stripHopByHop } from '../rules/headers.js'
+import { varyMarker } from '../backends/entry.js'
+import { BackendError } from '../util/errors.js'
+import { debug } from '../util/debug.js'
+import type { Settings } from '../config/options.js'
+import type { Backend, CacheRecord, EntryMeta, HeaderMap } from '../backends/contract.js'
+import type { Prepared } from './prepare/prepare.js'
+import { variantKey } from './prepare/key.js'
+import { normalizeUrl, redactHeaders } from './prepare/normalize.js'
+import type { EngineStats } from './stats.js'
+import type { Port } from './port.js'
+
+/** A store decision with the moment it was taken, so createdAt matches the freshness computed. */
+export type StoreDecision = Extract<WriteDecision, { action: 'store' }> & { decidedAt: number }
+
+/** The response as it came from the origin. */
+export interface Received {
+  status: number
+  statusText: string
+  headers: HeaderMap
+  body: Uint8Array
+}
+
+/** A write decision; a store decision remembers the moment it was taken. */
+export type Decided = Exclude<WriteDecision, { action: 'store' }> | StoreDecision
+
+/** decideWrite for this request at `now`, logged. */
+export function writeDecision(settings: Settings, p: Prepared, status: number, headers: HeaderMap, now: number): Decided {
+  const d = decideWrite({ method: p.method, url: p.url, requestHeaders: p.headers, status, headers, settings, options: p.options, now })
+  if (debug.enabled) debug('%s %s: response %d %s (%s)', p.method, p.url, status, d.action, d.reason)
+  return d.action === 'store' ? { ...d, decidedAt: now } : d
+}
+
+/** The key a response to this request is stored under: the variant key under Vary (RFC 9111 §4.1). */
+export function entryKey(p: Prepared, vary: readonly string[]): string {
+  return vary.length > 0 ? variantKey(p.key, vary, p.headers) : p.key
+}
+
+export class Writer {
+  constructor(
+    private readonly backend: Backend,
+    private readonly settings: Pick<Settings, 'ignoredHeaders' | 'ignoredParameters'>,
+    /** writesAllowed(settings): false for a readOnly cache. */
+    readonly enabled: boolean,
+    private readonly stats: EngineStats,
+    private readonly port: Port,
+  ) {}
+
+  /** Store a complete response. Resolves once written, true if it was; failures are reported, never thrown. */
+  store(p: Prepared, r: Received, d: StoreDecision): Promise<boolean> {
+    if (!this.enabled) return Promise.resolve(false)
+    const requestHeaders = redactHeaders(p.headers, this.settings.ignoredHeaders)
+    const meta: EntryMeta = {
+      v: 1,
+      kind: 'response',
+      key: entryKey(p, d.vary),
+      method: p.method,
+      url: p.url,
+      status: r.status,
+      statusText: r.statusText,
+      headers: stripHopByHop(r.headers),
+      requestHeaders,
+      vary: d.vary,
+      createdAt: d.decidedAt,
+      expiresAt: d.expiresAt,
+      initialAge: d.initialAge,
+      staleIfErrorUntil: d.staleIfErrorUntil,
+      staleWhileRevalidateUntil: d.staleWhileRevalidateUntil,
+      mustRevalidate: d.mustRevalidate,
+      size: r.body.byteLength,
+    }
+    meta.deadAt = uselessAt(meta)
+    const writes: Array<Promise<void>> = []
+    if (d.vary.length > 0) writes.push(this.backend.set(p.key, { meta: varyMarker(meta, p.key), body: new Uint8Array(0) }))
+    writes.push(this.backend.set(meta.key, { meta, body: r.body }))
+    this.stats.count('stores', p.host)
+    const written = Promise.all(writes).then(
+      () => true,
+      (e: unknown) => {
+        this.port.report(new BackendError(`write of ${meta.key} failed`, e))
+        return false
+      },
+    )
+    return this.port.track(written)
+  }
+
+  /** Write back an entry a 304 refreshed (same body, new fields and freshness). */
+  update(record: CacheRecord): Promise<void> {
+    if (!this.enabled) return Promise.resolve()
+    const { key } = record.meta
+    return this.port.track(this.backend.set(key, record).catch((e: unknown) => this.port.report(new BackendError(`write of ${key} failed`, e))))
+  }
+
+  /** Remove entries by key: a response that may no longer be stored, a corrupt entry. */
+  drop(keys: string[]): Promise<void> {
+    if (!this.enabled) return Promise.resolve()
+    return this.port.track(this.backend.delete(keys).then(() => undefined, (e: unknown) => this.port.report(new BackendError('delete failed', e))))
+  }
+
+  /** Remove every stored response (all variants) for these URLs (RFC 9111 §4.4). */
+  invalidate(urls: readonly string[]): Promise<void> {
+    if (!this.enabled || urls.length === 0) return Promise.resolve()
+    const work = (async () => {
+      const normalised = urls.map((u) => normalizeUrl(u, this.settings.ignoredParameters))
+      const n = await this.backend.deleteMatching({ urls: normalised })
+      debug('invalidated %d entries for %s', n, normalised.join(' '))
+    })().catch((e: unknown) => this.port.report(new BackendError('invalidation failed', e)))
+    return this.port.track(work)
+  }
+}
