@@ -202,13 +202,42 @@ describe('createCachedFetch', () => {
     expect(cacheInfo(new Response('x'))).toBeUndefined()
   })
 
-  it('keeps a caller-supplied dispatcher working, with the cache composed onto it', async () => {
+  it('sends misses through a caller-supplied dispatcher, with the cache composed onto it', async () => {
+    // The caller's dispatcher sends every request to a second origin, whatever the URL's host,
+    // and records what it was asked for. If fetch ignored it, the first origin would answer; if
+    // the cache were not composed onto it, nothing would be stored and the second request would
+    // reach the second origin again.
+    const elsewhere = await startOrigin({ '/json': reply(200, { 'cache-control': 'max-age=60', 'content-type': 'application/json' }, '{"from":"elsewhere"}') })
     const { Agent } = await import('undici')
+    const asked: string[] = []
     const agent = new Agent()
-    const f = cached()
-    const init = { dispatcher: agent } as unknown as RequestInit
-    await twice(f, '/json', init)
-    expect(origin.count('/json')).toBe(1)
-    await agent.close()
+    const own = agent.compose((dispatch) => (opts, handler) => {
+      asked.push(`${opts.method} ${opts.origin}${opts.path}`)
+      return dispatch({ ...opts, origin: elsewhere.url }, handler)
+    })
+    try {
+      const f = cached()
+      const init = { dispatcher: own } as unknown as RequestInit
+      const { first, firstBody, second, secondBody } = await twice(f, '/json', init)
+      expect(asked).toEqual([`GET ${origin.url}/json`])
+      expect(elsewhere.count('/json')).toBe(1)
+      expect(origin.seen).toHaveLength(0)
+      expect(firstBody.toString()).toBe('{"from":"elsewhere"}')
+      expect(first.headers.get('cache-status')).toMatch(/^fetchcache; fwd=uri-miss; stored; key=/)
+      // Stored under the URL the caller asked for, and answered from the cache.
+      expect(secondBody.toString()).toBe('{"from":"elsewhere"}')
+      expect(second.headers.get('cache-status')).toMatch(/^fetchcache; hit; /)
+      // A request that must go to the origin takes the caller's dispatcher again (the
+      // composition is reused, not stacked: one Cache-Status member).
+      const reload = await f(`${origin.url}/json`, { ...init, cache: 'reload' })
+      expect(await reload.text()).toBe('{"from":"elsewhere"}')
+      expect(reload.headers.get('cache-status')).toMatch(/^fetchcache; fwd=request; stored; key="[0-9a-f]+"$/)
+      expect(asked).toHaveLength(2)
+      expect(elsewhere.count('/json')).toBe(2)
+      expect(origin.seen).toHaveLength(0)
+    } finally {
+      await own.close()
+      await elsewhere.close()
+    }
   })
 })
