@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import zlib from 'node:zlib'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type CachedFetch, ConfigError, cacheInfo, createCachedFetch } from '../src/index.js'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { type CachedFetch, ConfigError, cacheInfo, createCachedFetch, type CachedRequestInit } from '../src/index.js'
 import { type Origin, reply, startOrigin } from './helpers/origin.js'
 import { tempDir } from './helpers/tmp.js'
 
@@ -156,38 +156,90 @@ describe('createCachedFetch', () => {
   })
 
   describe('Fetch standard cache modes', () => {
-    it('no-store neither reads nor writes', async () => {
-      const f = cached()
-      await twice(f, '/json', { cache: 'no-store' })
-      expect(origin.count('/json')).toBe(2)
-      const res = await f(`${origin.url}/json`, { cache: 'only-if-cached' })
-      expect(res.status).toBe(504)
+    // One row per mode and per state of the cache before the request. The route answers 200
+    // with "v1", "v2", ... (counting its 200s), an ETag and max-age=60, and 304 to
+    // If-None-Match: "e". `origin` lists the If-None-Match of each request the origin saw for
+    // this one (undefined: unconditional). `after` is what an only-if-cached request finds
+    // stored afterwards ("504": nothing), which shows whether the mode wrote.
+    type Before = 'nothing' | 'a fresh entry' | 'a stale entry'
+    type After = '504' | `${'v1' | 'v2'} ${'fresh' | 'stale'}`
+    interface Row {
+      mode: NonNullable<CachedRequestInit['cache']>
+      before: Before
+      origin: Array<string | undefined>
+      status: number
+      body: string
+      /** null: no Cache-Status at all (the cache stays out of the way). */
+      cacheStatus: RegExp | null
+      after: After
+    }
+    const KEY = 'key="[0-9a-f]+"'
+    const cs = (text: string) => new RegExp(`^fetchcache; ${text.replace('KEY', KEY)}$`)
+    const rows: Row[] = [
+      { mode: 'default', before: 'nothing', origin: [undefined], status: 200, body: 'v1', cacheStatus: cs('fwd=uri-miss; stored; KEY'), after: 'v1 fresh' },
+      { mode: 'default', before: 'a fresh entry', origin: [], status: 200, body: 'v1', cacheStatus: cs('hit; ttl=60; KEY'), after: 'v1 fresh' },
+      { mode: 'default', before: 'a stale entry', origin: ['"e"'], status: 200, body: 'v1', cacheStatus: cs('fwd=stale; fwd-status=304; ttl=60; KEY'), after: 'v1 fresh' },
+      // "as if there is no HTTP cache at all": neither read nor written.
+      { mode: 'no-store', before: 'nothing', origin: [undefined], status: 200, body: 'v1', cacheStatus: null, after: '504' },
+      { mode: 'no-store', before: 'a fresh entry', origin: [undefined], status: 200, body: 'v2', cacheStatus: null, after: 'v1 fresh' },
+      { mode: 'no-store', before: 'a stale entry', origin: [undefined], status: 200, body: 'v2', cacheStatus: null, after: 'v1 stale' },
+      // Not read, unconditional, and the response is stored.
+      { mode: 'reload', before: 'nothing', origin: [undefined], status: 200, body: 'v1', cacheStatus: cs('fwd=uri-miss; stored; KEY'), after: 'v1 fresh' },
+      { mode: 'reload', before: 'a fresh entry', origin: [undefined], status: 200, body: 'v2', cacheStatus: cs('fwd=request; stored; KEY'), after: 'v2 fresh' },
+      { mode: 'reload', before: 'a stale entry', origin: [undefined], status: 200, body: 'v2', cacheStatus: cs('fwd=request; stored; KEY'), after: 'v2 fresh' },
+      // A stored response, fresh or not, is revalidated with its ETag; the 304 renews it.
+      { mode: 'no-cache', before: 'nothing', origin: [undefined], status: 200, body: 'v1', cacheStatus: cs('fwd=uri-miss; stored; KEY'), after: 'v1 fresh' },
+      { mode: 'no-cache', before: 'a fresh entry', origin: ['"e"'], status: 200, body: 'v1', cacheStatus: cs('fwd=stale; fwd-status=304; ttl=60; KEY'), after: 'v1 fresh' },
+      { mode: 'no-cache', before: 'a stale entry', origin: ['"e"'], status: 200, body: 'v1', cacheStatus: cs('fwd=stale; fwd-status=304; ttl=60; KEY'), after: 'v1 fresh' },
+      // Any stored response, stale or not; the origin only on a miss.
+      { mode: 'force-cache', before: 'nothing', origin: [undefined], status: 200, body: 'v1', cacheStatus: cs('fwd=uri-miss; stored; KEY'), after: 'v1 fresh' },
+      { mode: 'force-cache', before: 'a fresh entry', origin: [], status: 200, body: 'v1', cacheStatus: cs('hit; ttl=60; KEY'), after: 'v1 fresh' },
+      { mode: 'force-cache', before: 'a stale entry', origin: [], status: 200, body: 'v1', cacheStatus: cs('hit; ttl=-60; KEY; detail="expired; force-cache"'), after: 'v1 stale' },
+      // Any stored response; never the origin: 504 on a miss.
+      { mode: 'only-if-cached', before: 'nothing', origin: [], status: 504, body: '', cacheStatus: cs('detail="only-if-cached: not stored"'), after: '504' },
+      { mode: 'only-if-cached', before: 'a fresh entry', origin: [], status: 200, body: 'v1', cacheStatus: cs('hit; ttl=60; KEY'), after: 'v1 fresh' },
+      { mode: 'only-if-cached', before: 'a stale entry', origin: [], status: 200, body: 'v1', cacheStatus: cs('hit; ttl=-60; KEY; detail="only-if-cached"'), after: 'v1 stale' },
+    ]
+
+    const T0 = Date.UTC(2031, 4, 6, 12, 0, 0)
+    beforeEach(() => {
+      vi.useFakeTimers({ toFake: ['Date'] })
+      vi.setSystemTime(T0)
+    })
+    afterEach(() => {
+      vi.useRealTimers()
     })
 
-    it('reload fetches anew and stores', async () => {
+    it.each(rows)('$mode, with $before stored', async ({ mode, before, ...want }) => {
+      let served = 0
+      origin.route('/m', (req, res) => {
+        // Date from the faked clock, so the stored entry's age is the one the row says.
+        const headers = { date: new Date().toUTCString(), etag: '"e"', 'cache-control': 'max-age=60' }
+        if (req.headers['if-none-match'] === '"e"') res.writeHead(304, headers).end()
+        else res.writeHead(200, headers).end(`v${++served}`)
+      })
       const f = cached()
-      await twice(f, '/json', { cache: 'reload' })
-      expect(origin.count('/json')).toBe(2)
-      expect((await f(`${origin.url}/json`)).headers.get('cache-status')).toMatch(/hit/)
-    })
-
-    it('no-cache revalidates a stored response', async () => {
-      const f = cached()
-      await twice(f, '/etag', { cache: 'no-cache' })
-      expect(origin.count('/etag')).toBe(2)
-      expect(origin.seen[1]?.headers['if-none-match']).toBe('"e1"')
-    })
-
-    it('force-cache and only-if-cached use a stored response', async () => {
-      const f = cached()
-      await (await f(`${origin.url}/json`)).text()
-      await f.cache.flush()
-      for (const cache of ['force-cache', 'only-if-cached'] as const) {
-        const res = await f(`${origin.url}/json`, { cache })
-        expect(res.status).toBe(200)
-        expect(await res.text()).toBe('{"a":1}')
+      const url = `${origin.url}/m`
+      if (before !== 'nothing') {
+        await (await f(url)).text()
+        await f.cache.flush()
       }
-      expect(origin.count('/json')).toBe(1)
+      if (before === 'a stale entry') vi.setSystemTime(T0 + 120_000)
+      const already = origin.seen.length
+
+      const res = await f(url, { cache: mode })
+      const body = await res.text()
+      await f.cache.flush()
+      expect(origin.seen.slice(already).map((r) => r.headers['if-none-match'])).toEqual(want.origin)
+      expect([res.status, body]).toEqual([want.status, want.body])
+      if (want.cacheStatus === null) expect(res.headers.get('cache-status')).toBeNull()
+      else expect(res.headers.get('cache-status')).toMatch(want.cacheStatus)
+
+      const stored = await f(url, { cache: 'only-if-cached' })
+      const info = cacheInfo(stored)
+      const after = stored.status === 504 ? '504' : `${await stored.text()} ${info?.isExpired ? 'stale' : 'fresh'}`
+      expect(after).toBe(want.after)
+      expect(origin.seen.length - already).toBe(want.origin.length)
     })
   })
 
@@ -202,13 +254,42 @@ describe('createCachedFetch', () => {
     expect(cacheInfo(new Response('x'))).toBeUndefined()
   })
 
-  it('keeps a caller-supplied dispatcher working, with the cache composed onto it', async () => {
+  it('sends misses through a caller-supplied dispatcher, with the cache composed onto it', async () => {
+    // The caller's dispatcher sends every request to a second origin, whatever the URL's host,
+    // and records what it was asked for. If fetch ignored it, the first origin would answer; if
+    // the cache were not composed onto it, nothing would be stored and the second request would
+    // reach the second origin again.
+    const elsewhere = await startOrigin({ '/json': reply(200, { 'cache-control': 'max-age=60', 'content-type': 'application/json' }, '{"from":"elsewhere"}') })
     const { Agent } = await import('undici')
+    const asked: string[] = []
     const agent = new Agent()
-    const f = cached()
-    const init = { dispatcher: agent } as unknown as RequestInit
-    await twice(f, '/json', init)
-    expect(origin.count('/json')).toBe(1)
-    await agent.close()
+    const own = agent.compose((dispatch) => (opts, handler) => {
+      asked.push(`${opts.method} ${opts.origin}${opts.path}`)
+      return dispatch({ ...opts, origin: elsewhere.url }, handler)
+    })
+    try {
+      const f = cached()
+      const init = { dispatcher: own } as unknown as RequestInit
+      const { first, firstBody, second, secondBody } = await twice(f, '/json', init)
+      expect(asked).toEqual([`GET ${origin.url}/json`])
+      expect(elsewhere.count('/json')).toBe(1)
+      expect(origin.seen).toHaveLength(0)
+      expect(firstBody.toString()).toBe('{"from":"elsewhere"}')
+      expect(first.headers.get('cache-status')).toMatch(/^fetchcache; fwd=uri-miss; stored; key=/)
+      // Stored under the URL the caller asked for, and answered from the cache.
+      expect(secondBody.toString()).toBe('{"from":"elsewhere"}')
+      expect(second.headers.get('cache-status')).toMatch(/^fetchcache; hit; /)
+      // A request that must go to the origin takes the caller's dispatcher again (the
+      // composition is reused, not stacked: one Cache-Status member).
+      const reload = await f(`${origin.url}/json`, { ...init, cache: 'reload' })
+      expect(await reload.text()).toBe('{"from":"elsewhere"}')
+      expect(reload.headers.get('cache-status')).toMatch(/^fetchcache; fwd=request; stored; key="[0-9a-f]+"$/)
+      expect(asked).toHaveLength(2)
+      expect(elsewhere.count('/json')).toBe(2)
+      expect(origin.seen).toHaveLength(0)
+    } finally {
+      await own.close()
+      await elsewhere.close()
+    }
   })
 })

@@ -1,19 +1,13 @@
 /**
- * Cache keys and request normalisation, plus the small parsers beside them: Cache-Control,
- * Cache-Status (RFC 9211), the stored entry format, and 304 handling (RFC 9111 §3.2, §4.3.4).
+ * Cache keys and request normalisation, plus the Cache-Control parser they share. Cache-Status,
+ * the entry format and 304 handling have their own files (cache-status, entry, policy).
  */
 import { describe, expect, it } from 'vitest'
 import { parseCacheControl } from '../src/rules/cache-control.js'
-import { formatCacheStatus, parseCacheStatus, type StatusParts } from '../src/rules/cache-status.js'
-import { decodeMeta, encodeMeta } from '../src/backends/entry.js'
-import { CorruptEntryError } from '../src/util/errors.js'
 import { requestKey, variantKey } from '../src/pipeline/prepare/key.js'
 import { normalizeBody, normalizeUrl } from '../src/pipeline/prepare/normalize.js'
 import { resolveSettings } from '../src/config/options.js'
-import { notModifiedMatches } from '../src/rules/policy.js'
-import { mergeHeaders } from '../src/rules/headers.js'
 import type { CacheOptions, RequestInfoForKey } from '../src/config/types.js'
-import { meta } from './helpers/meta.js'
 
 type Req = Partial<RequestInfoForKey> & { text?: string }
 const enc = (s: string) => new TextEncoder().encode(s)
@@ -143,121 +137,5 @@ describe('parseCacheControl (RFC 9111 §5.2)', () => {
     [' , ,only-if-cached', { 'only-if-cached': true }],
   ])('%j', (value, want) => {
     expect(Object.fromEntries(parseCacheControl(value))).toEqual(want)
-  })
-})
-
-describe('Cache-Status (RFC 9211)', () => {
-  it.each<[StatusParts, string]>([
-    [{ hit: true, ttl: 120, key: 'abc' }, 'fetchcache; hit; ttl=120; key="abc"'],
-    [{ fwd: 'uri-miss', stored: true }, 'fetchcache; fwd=uri-miss; stored'],
-    [{ fwd: 'stale', fwdStatus: 304, ttl: 60 }, 'fetchcache; fwd=stale; fwd-status=304; ttl=60'],
-    [{ hit: true, ttl: -5 }, 'fetchcache; hit; ttl=-5'],
-    [{ fwd: 'request', detail: 'forceRefresh' }, 'fetchcache; fwd=request; detail="forceRefresh"'],
-    [{}, 'fetchcache'],
-  ])('%j ⇄ %s', (parts, text) => {
-    expect(formatCacheStatus(parts)).toBe(text)
-    expect(parseCacheStatus(text)).toEqual(parts)
-  })
-
-  it.each<[StatusParts, string]>([
-    [{ hit: true, ttl: Infinity }, 'fetchcache; hit'],
-    [{ hit: true, ttl: 1.6 }, 'fetchcache; hit; ttl=2'],
-    [{ hit: false, stored: false }, 'fetchcache'],
-    [{ detail: 'say "hi"\\' }, 'fetchcache; detail="say hi"'],
-  ])('formats %j as %s', (parts, text) => {
-    expect(formatCacheStatus(parts)).toBe(text)
-  })
-
-  it.each<[string | null | undefined, StatusParts | undefined]>([
-    [null, undefined],
-    ['', undefined],
-    ['othercache; hit', undefined],
-    ['othercache; hit, fetchcache; fwd=uri-miss; stored', { fwd: 'uri-miss', stored: true }],
-    ['fetchcache; fwd=uri-miss, fetchcache; hit; ttl=3', { hit: true, ttl: 3 }],
-  ])('parses %j', (value, want) => {
-    expect(parseCacheStatus(value)).toEqual(want)
-  })
-})
-
-describe('decodeMeta', () => {
-  it('round-trips encodeMeta, from a string or bytes', () => {
-    const m = meta({ headers: { etag: '"x"', 'set-cookie': ['a=1', 'b=2'] }, expiresAt: null, staleIfErrorUntil: null })
-    expect(decodeMeta(encodeMeta(m))).toEqual(m)
-    expect(decodeMeta(enc(encodeMeta(m)))).toEqual(m)
-  })
-
-  it.each<[string, string, RegExp]>([
-    ['not JSON', 'garbage{', /not JSON/],
-    ['an array', '[]', /not an object/],
-    ['null', 'null', /not an object/],
-    ['another version', JSON.stringify({ ...meta(), v: 2 }), /entry format 2 is not 1/],
-    ['no version', JSON.stringify({ ...meta(), v: undefined }), /entry format undefined is not 1/],
-    ['a missing field', JSON.stringify({ ...meta(), createdAt: undefined }), /missing fields/],
-    ['a wrong kind', JSON.stringify({ ...meta(), kind: 'other' }), /missing fields/],
-    ['a wrong type', JSON.stringify({ ...meta(), expiresAt: '2025' }), /missing fields/],
-  ])('rejects %s with CorruptEntryError', (_name, text, message) => {
-    expect(() => decodeMeta(text)).toThrow(CorruptEntryError)
-    expect(() => decodeMeta(text)).toThrow(message)
-  })
-})
-
-describe('mergeHeaders (RFC 9111 §3.2)', () => {
-  it('replaces fields the 304 carries, keeps the rest and the framing fields', () => {
-    const stored = { etag: '"a"', 'content-length': '10', 'content-encoding': 'gzip', 'cache-control': 'max-age=60', 'x-old': '1' }
-    const fresh = { etag: '"a"', 'content-length': '0', 'cache-control': 'max-age=120', date: 'Wed, 01 Jan 2025 00:00:00 GMT', 'set-cookie': ['a=1'] }
-    expect(mergeHeaders(stored, fresh)).toEqual({
-      etag: '"a"',
-      'content-length': '10',
-      'content-encoding': 'gzip',
-      'cache-control': 'max-age=120',
-      'x-old': '1',
-      date: 'Wed, 01 Jan 2025 00:00:00 GMT',
-      'set-cookie': ['a=1'],
-    })
-    expect(stored['cache-control']).toBe('max-age=60')
-  })
-})
-
-describe('notModifiedMatches (RFC 9111 §4.3.4)', () => {
-  const LM1 = 'Wed, 01 Jan 2020 00:00:00 GMT'
-  const LM2 = 'Thu, 02 Jan 2020 00:00:00 GMT'
-  it.each<[string, Record<string, string>, Record<string, string>, boolean]>([
-    ['same strong ETag', { etag: '"a"' }, { etag: '"a"' }, true],
-    ['different strong ETag', { etag: '"a"' }, { etag: '"b"' }, false],
-    ['weak 304 ETag matches the stored strong one (weak comparison)', { etag: '"a"' }, { etag: 'W/"a"' }, true],
-    ['same weak ETag', { etag: 'W/"a"' }, { etag: 'W/"a"' }, true],
-    ['different weak ETag', { etag: 'W/"a"' }, { etag: 'W/"b"' }, false],
-    ['304 ETag but none stored', { 'last-modified': LM1 }, { etag: '"a"', 'last-modified': LM1 }, false],
-    ['same Last-Modified', { 'last-modified': LM1 }, { 'last-modified': LM1 }, true],
-    ['different Last-Modified', { 'last-modified': LM1 }, { 'last-modified': LM2 }, false],
-    ['no validator on either side', {}, {}, true],
-  ])('%s', (_name, stored, fresh, want) => {
-    expect(notModifiedMatches(stored, fresh)).toBe(want)
-  })
-})
-
-describe('regressions', () => {
-  it.each(['expired; force-cache', 'stale-if-error: connect ECONNREFUSED, retry', 'quote " and back\\slash'])(
-    'Cache-Status detail %j survives a round trip',
-    (detail) => {
-      const parsed = parseCacheStatus(`upstream; hit, ${formatCacheStatus({ hit: true, ttl: 5, detail })}`)
-      expect(parsed).toMatchObject({ hit: true, ttl: 5 })
-      expect(parsed?.detail).toBe(detail.replace(/["\\]/g, ''))
-    },
-  )
-
-  it.each([
-    ['strong 304 ETag vs stored weak ETag', { etag: 'W/"a"' }, { etag: '"a"' }, false],
-    ['weak 304 ETag vs stored strong ETag', { etag: '"a"' }, { etag: 'W/"a"' }, true],
-    ['304 without validator vs stored ETag', { etag: '"a"' }, {}, false],
-    ['304 without validator vs stored without validator', {}, {}, true],
-    ['304 Last-Modified only vs stored ETag and same Last-Modified', { etag: '"a"', 'last-modified': 'x' }, { 'last-modified': 'x' }, true],
-  ] as const)('RFC 9111 §4.3.4: %s', (_name, stored, fresh, expected) => {
-    expect(notModifiedMatches(stored, fresh)).toBe(expected)
-  })
-
-  it('a 304 resets the stored Age (RFC 9111 §5.1) unless it carries its own', () => {
-    expect(mergeHeaders({ age: '50', etag: '"a"' }, { etag: '"a"' })).toEqual({ etag: '"a"' })
-    expect(mergeHeaders({ age: '50' }, { age: '3' })).toEqual({ age: '3' })
   })
 })
