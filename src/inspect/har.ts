@@ -14,12 +14,12 @@
  * Expires or Last-Modified; no-store, Vary: * and statuses outside allowableCodes are
  * skipped), `store` writes it. Recorded bodies are decoded, so Content-Encoding is dropped.
  */
-import { readFileSync } from 'node:fs'
 import { headerValue } from '../rules/cache-control.js'
 import type { Cache, CacheFilter } from './cache.js'
 import { checkMeta, varyMarker } from '../backends/entry.js'
 import { uselessAt } from '../rules/decide-read.js'
 import { BackendError, FetchCacheError } from '../util/errors.js'
+import { VERSION } from '../util/version.js'
 import { variantKey } from '../pipeline/key.js'
 import { decodeBody, NULL_BODY_STATUS } from '../pipeline/response.js'
 import type { EntryMeta, HeaderMap } from '../backends/contract.js'
@@ -94,19 +94,6 @@ export class HarFormatError extends FetchCacheError {
     super('ERR_FETCHCACHE_HAR', message)
   }
 }
-
-/** This package's version: from the nearest package.json named fetchcache, above this file. */
-export const VERSION: string = (() => {
-  for (let dir = new URL('.', import.meta.url); dir.pathname !== '/'; dir = new URL('..', dir)) {
-    try {
-      const pkg = JSON.parse(readFileSync(new URL('package.json', dir), 'utf8')) as { name?: string; version?: string }
-      if (pkg.name === 'fetchcache' && typeof pkg.version === 'string') return pkg.version
-    } catch {
-      // No package.json here: look one folder up.
-    }
-  }
-  return '0.0.0'
-})()
 
 // ---------------------------------------------------------------------------------- export
 
