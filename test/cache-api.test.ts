@@ -71,6 +71,8 @@ describe('entries() and urls() filters', () => {
     expect(await keys(cache, { expired: false })).toEqual(['a', 'b', 'c', 'e'])
     expect(await keys(cache, { olderThan: '7d' })).toEqual(['e'])
     expect(await keys(cache, { olderThan: 30 })).toEqual(['a', 'b', 'c', 'd', 'e'])
+    // Seconds as text, as the CLI's --older-than 604800 hands them over: the same as '7d'.
+    expect(await keys(cache, { olderThan: '604800' })).toEqual(['e'])
     expect(await keys(cache, { host: 'cdn.example.org', expired: false })).toEqual(['e'])
     expect(await keys(cache, { url: 'api.example.com', status: 404, method: 'GET' })).toEqual(['b'])
   })

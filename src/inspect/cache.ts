@@ -6,8 +6,8 @@
 import { isExpired } from '../rules/decide-read.js'
 import { staleWindows } from '../rules/decide-write.js'
 import type { Engine } from '../pipeline/engine.js'
-import { ConfigError, show } from '../util/errors.js'
-import { type ExpireAfter, DO_NOT_CACHE, expiresAtFor, parseExpiry } from '../config/expiry.js'
+import { ConfigError } from '../util/errors.js'
+import { type ExpireAfter, DO_NOT_CACHE, expiresAtFor, parseDuration, parseExpiry } from '../config/expiry.js'
 import { compilePattern, matchesPattern } from '../util/glob.js'
 import { type Har, type HarImportResult, importHar, toHar } from './har.js'
 import { normalizeUrl } from '../pipeline/normalize.js'
@@ -31,7 +31,7 @@ export interface CacheFilter extends EntryFilter {
   status?: number | readonly number[]
   /** `true`: only entries past their expiry now; `false`: only those still fresh. */
   expired?: boolean
-  /** Only entries stored more than this long ago: seconds or a duration like `'7d'`. */
+  /** Only entries stored more than this long ago: seconds (a number, or as text: `'3600'`) or a duration like `'7d'`. */
   olderThan?: number | string
 }
 
@@ -41,7 +41,7 @@ export interface DeleteOptions {
   urls?: readonly string[]
   /** Delete entries that are expired now. */
   expired?: boolean
-  /** Delete entries created more than this long ago: seconds or a duration like `'7d'`. */
+  /** Delete entries created more than this long ago: seconds (a number, or as text: `'3600'`) or a duration like `'7d'`. */
   olderThan?: number | string
 }
 
@@ -64,14 +64,6 @@ export type HostStats = Counts & StoreCounts & { hitRatio: number }
 export interface CacheStats extends Counts, StoreCounts {
   hitRatio: number
   hosts: Record<string, HostStats>
-}
-
-function seconds(value: number | string, option: string): number {
-  const e = typeof value === 'number' || typeof value === 'string' ? parseExpiry(value, option) : undefined
-  if (typeof e !== 'number' || !Number.isFinite(e)) {
-    throw new ConfigError(`${option}: expected seconds or a duration like '7d'; got ${show(value)}`)
-  }
-  return e
 }
 
 function list<T>(value: T | readonly T[] | undefined): readonly T[] | undefined {
@@ -151,7 +143,7 @@ export class Cache {
     const filters: EntryFilter[] = []
     if (options.urls?.length) filters.push({ urls: this.urlForms(options.urls) })
     if (options.expired) filters.push({ expiredAt: now })
-    if (options.olderThan !== undefined) filters.push({ createdBefore: now - seconds(options.olderThan, 'olderThan') * 1000 })
+    if (options.olderThan !== undefined) filters.push({ createdBefore: now - parseDuration(options.olderThan, 'olderThan', '7d') * 1000 })
     const targets = new Map<string, EntryMeta | undefined>()
     for (const key of options.keys ?? []) targets.set(key, undefined)
     for (const filter of filters) for await (const [key, meta] of backend.entries(filter)) targets.set(key, meta)
@@ -317,7 +309,7 @@ export class Cache {
     if (filter.expired === true) backendFilter.expiredAt = Math.min(backendFilter.expiredAt ?? now, now)
     let createdBefore = filter.createdBefore
     if (filter.olderThan !== undefined) {
-      const t = now - seconds(filter.olderThan, 'olderThan') * 1000
+      const t = now - parseDuration(filter.olderThan, 'olderThan', '7d') * 1000
       createdBefore = createdBefore === undefined ? t : Math.min(createdBefore, t)
     }
     if (createdBefore !== undefined) backendFilter.createdBefore = createdBefore

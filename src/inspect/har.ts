@@ -20,6 +20,7 @@ import { checkMeta, varyMarker } from '../backends/entry.js'
 import { uselessAt } from '../rules/decide-read.js'
 import { BackendError, FetchCacheError } from '../util/errors.js'
 import { VERSION } from '../util/version.js'
+import { isObject } from '../util/check.js'
 import { variantKey } from '../pipeline/key.js'
 import { decodeBody, NULL_BODY_STATUS } from '../pipeline/response.js'
 import type { EntryMeta, HeaderMap } from '../backends/contract.js'
@@ -221,10 +222,6 @@ export async function toHar(cache: Cache, filter?: CacheFilter, onProgress?: (do
 // ---------------------------------------------------------------------------------- import
 
 type Json = Record<string, unknown>
-
-function isObject(v: unknown): v is Json {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-}
 
 function need<T>(ok: boolean, value: unknown, path: string, expected: string): T {
   if (!ok) throw new HarFormatError(`${path}: expected ${expected}; got ${value === undefined ? 'nothing' : JSON.stringify(value)?.slice(0, 60)}`)
