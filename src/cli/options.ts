@@ -1,6 +1,6 @@
 /** Option parsers and the entry filter options shared by ls, purge and export. */
 import { type Command, InvalidArgumentError, Option } from 'commander'
-import type { CacheFilter } from '../inspect/cache.js'
+import type { CacheFilter } from '../inspect/types.js'
 import { parseDuration as parseLibraryDuration } from '../config/expiry.js'
 import { BACKENDS, type StoreArgs } from './store.js'
 
