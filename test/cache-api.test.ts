@@ -27,6 +27,9 @@ async function put(cache: Cache, m: EntryMeta, body = 'body'): Promise<void> {
   await cache.engine.backend.set(m.key, { meta: { ...m, size: Buffer.byteLength(body) }, body: Buffer.from(body) })
 }
 
+/** A response for storeResponse(). */
+const ok = (headers: Record<string, string>, body = 'stored by hand') => ({ status: 200, statusText: 'OK', headers, body: Buffer.from(body) })
+
 async function keys(cache: Cache, filter?: Parameters<Cache['entries']>[0]): Promise<string[]> {
   const out: string[] = []
   for await (const m of cache.entries(filter)) out.push(m.key)
@@ -71,6 +74,8 @@ describe('entries() and urls() filters', () => {
     expect(await keys(cache, { expired: false })).toEqual(['a', 'b', 'c', 'e'])
     expect(await keys(cache, { olderThan: '7d' })).toEqual(['e'])
     expect(await keys(cache, { olderThan: 30 })).toEqual(['a', 'b', 'c', 'd', 'e'])
+    // Seconds as text, as the CLI's --older-than 604800 hands them over: the same as '7d'.
+    expect(await keys(cache, { olderThan: '604800' })).toEqual(['e'])
     expect(await keys(cache, { host: 'cdn.example.org', expired: false })).toEqual(['e'])
     expect(await keys(cache, { url: 'api.example.com', status: 404, method: 'GET' })).toEqual(['b'])
   })
@@ -180,6 +185,7 @@ describe('with a real origin', () => {
     origin = await startOrigin({
       '/a': reply(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' }, 'alpha'),
       '/b': reply(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60' }, 'bravo!'),
+      '/live': reply(200, { 'content-type': 'text/plain' }, 'from the origin'),
       '/etag': (req, res) => {
         if (req.headers['if-none-match'] === '"1"') res.writeHead(304, { etag: '"1"', 'cache-control': 'no-cache' }).end()
         else res.writeHead(200, { 'content-type': 'text/plain', etag: '"1"', 'cache-control': 'no-cache' }).end('tagged')
@@ -206,6 +212,17 @@ describe('with a real origin', () => {
     expect(await (await f.cache.get(m!.key))!.text()).toBe('alpha')
     expect(await f.cache.get(`${origin.url}/missing`)).toBeUndefined()
     expect(origin.seen.length).toBe(seen)
+    await f.cache.close()
+  })
+
+  it('storeResponse() stores by this cache\'s rules, and the cached fetch then serves it without the origin', async () => {
+    const f = createCachedFetch({ name: join(tmp.dir, 'c') })
+    const url = `${origin.url}/live`
+    expect(await f.cache.storeResponse({ method: 'GET', url }, ok({ 'cache-control': 'max-age=600', 'content-type': 'text/plain' }))).toEqual({ stored: true })
+    const res = await f(url)
+    expect(await res.text()).toBe('stored by hand')
+    expect(res.headers.get('cache-status')).toMatch(/^fetchcache; hit/)
+    expect(origin.seen).toHaveLength(0)
     await f.cache.close()
   })
 
@@ -256,6 +273,52 @@ async function collect(cache: Cache): Promise<EntryMeta[]> {
   for await (const m of cache.entries()) out.push(m)
   return out
 }
+
+describe('raw entries and the write path: now, getEntry, putEntry, markers, storeResponse', () => {
+  it.each<[string, { method?: string; status?: number; headers: Record<string, string> }, RegExp]>([
+    ['no-store', { headers: { 'cache-control': 'no-store' } }, /no-store/],
+    ['a status outside allowableCodes', { status: 500, headers: {} }, /^status 500 not in allowableCodes$/],
+    ['a method outside allowableMethods', { method: 'POST', headers: { 'cache-control': 'max-age=60' } }, /.+/],
+  ])('storeResponse() gives the reason it does not store %s, and stores nothing', async (_name, c, reason) => {
+    const cache = new Cache(createEngine({ backend: new MemoryBackend() }))
+    const result = await cache.storeResponse({ method: c.method ?? 'GET', url: 'https://example.com/x' }, { ...ok(c.headers), status: c.status ?? 200 })
+    expect(result.stored).toBe(false)
+    expect(result.stored === false && result.reason).toMatch(reason)
+    expect(await keys(cache)).toEqual([])
+    await cache.close()
+  })
+
+  it('getEntry() reads the record at a key, putEntry() puts it back as it was; markers() lists what entries() leaves out', async () => {
+    const cache = new Cache(createEngine({ backend: new MemoryBackend() }))
+    const url = 'https://example.com/varied'
+    const stored = await cache.storeResponse({ method: 'GET', url, headers: { accept: 'text/plain' } }, ok({ 'cache-control': 'max-age=600', vary: 'accept' }))
+    expect(stored).toEqual({ stored: true })
+    const [variant] = await collect(cache)
+    const markers: EntryMeta[] = []
+    for await (const m of cache.markers()) markers.push(m)
+    expect(markers.map((m) => [m.kind, m.url, m.vary])).toEqual([['vary', url, ['accept']]])
+    const record = await cache.getEntry(variant!.key)
+    const marker = await cache.getEntry(markers[0]!.key)
+    expect(Buffer.from(record!.body).toString()).toBe('stored by hand')
+    expect(marker!.meta.kind).toBe('vary')
+    expect(await cache.getEntry('no such key')).toBeUndefined()
+    await cache.clear()
+    await cache.putEntry(marker!)
+    await cache.putEntry(record!)
+    expect(await cache.getEntry(variant!.key)).toEqual(record)
+    expect(await (await cache.get(url))!.text()).toBe('stored by hand')
+    await cache.close()
+  })
+
+  it('now() is the clock the cache measures ages and expiry with', async () => {
+    const cache = new Cache(createEngine({ backend: new MemoryBackend() }))
+    const before = Date.now()
+    const now = cache.now()
+    expect(now).toBeGreaterThanOrEqual(before)
+    expect(now).toBeLessThanOrEqual(Date.now())
+    await cache.close()
+  })
+})
 
 describe('openCache()', () => {
   let tmp: ReturnType<typeof tempDir>

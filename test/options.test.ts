@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../src/util/errors.js'
-import { DO_NOT_CACHE, EXPIRE_IMMEDIATELY, expiresAtFor, NEVER_EXPIRE, parseExpiry } from '../src/config/expiry.js'
+import { InvalidArgumentError } from 'commander'
+import { DO_NOT_CACHE, EXPIRE_IMMEDIATELY, expiresAtFor, NEVER_EXPIRE, parseDuration, parseExpiry } from '../src/config/expiry.js'
+import { parseDuration as parseCliDuration } from '../src/cli/options.js'
 import { compilePattern, matchesPattern } from '../src/util/glob.js'
 import { DEFAULT_MAX_ENTRY_SIZE, resolveRequestOptions, resolveSettings } from '../src/config/options.js'
 import type { Backend, CacheOptions, PerRequestOptions } from '../src/config/types.js'
@@ -199,6 +201,34 @@ describe('parseExpiry', () => {
     [new Date(5_000), 5_000],
   ])('expiresAtFor(%j) at t=1e6 → %j', (expiry, want) => {
     expect(expiresAtFor(expiry, 1_000_000)).toBe(want)
+  })
+})
+
+describe('parseDuration: one rule for olderThan, lockTimeout and the CLI\'s --older-than', () => {
+  // Each row runs through the library's parser and the CLI's: they must agree.
+  it.each<[string | number, number]>([
+    [3600, 3600],
+    ['3600', 3600],
+    [' 90 ', 90],
+    ['1.5', 1.5],
+    [0, 0],
+    ['7d', 604_800],
+    ['12h', 43_200],
+    ['90s', 90],
+  ])('%j → %j seconds', (value, want) => {
+    expect(parseDuration(value, 'olderThan', '7d')).toBe(want)
+    if (typeof value === 'string') expect(parseCliDuration(value)).toBe(want)
+  })
+
+  it.each<[unknown]>([['7 days'], ['soon'], [''], ['-1'], [-1], [-5], [NEVER_EXPIRE], [DO_NOT_CACHE], [new Date(0)], [null], [true]])('%j is rejected', (value) => {
+    expect(() => parseDuration(value, 'olderThan', '7d')).toThrow(ConfigError)
+    expect(() => parseDuration(value, 'olderThan', '7d')).toThrow(/^olderThan: expected seconds or a duration like '7d'; got /)
+    if (typeof value === 'string') expect(() => parseCliDuration(value)).toThrow(InvalidArgumentError)
+  })
+
+  it('lockTimeout takes the same durations', () => {
+    expect(resolveSettings({ lockTimeout: '30' }).lockTimeout).toBe(30)
+    expect(settingsOf({ lockTimeout: 'soon' })).toThrow(/^lockTimeout: expected seconds or a duration like '5s'; got 'soon'$/)
   })
 })
 

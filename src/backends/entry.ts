@@ -2,6 +2,7 @@
  * The stored entry format, version 1. A record that does not decode is a miss (and is removed
  * by the engine): a format change or a damaged file must never crash the caller.
  */
+import { isObject } from '../util/check.js'
 import { CorruptEntryError } from '../util/errors.js'
 import type { EntryMeta } from './contract.js'
 import { Memo } from '../util/memo.js'
@@ -10,10 +11,6 @@ export const FORMAT_VERSION = 1
 
 export function encodeMeta(meta: EntryMeta): string {
   return JSON.stringify(meta)
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
 }
 
 export function decodeMeta(text: string | Uint8Array): EntryMeta {

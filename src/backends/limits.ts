@@ -3,6 +3,7 @@
  * entry is of no use any more, and a recency clock. Eviction order everywhere: entries that are
  * of no use first (expired and past every stale window), then the least recently used.
  */
+import { rejectUnknownOptions } from '../util/check.js'
 import { ConfigError, show } from '../util/errors.js'
 import { encodeMeta } from './entry.js'
 import type { EntryMeta } from './contract.js'
@@ -29,9 +30,7 @@ export function checkOptions(options: unknown, known: readonly string[], where: 
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new ConfigError(`${where} options: expected an object; got ${show(options)}`)
   }
-  for (const name of Object.keys(options)) {
-    if (!known.includes(name)) throw new ConfigError(`${where}: unknown option '${name}' (known: ${known.join(', ')})`)
-  }
+  rejectUnknownOptions(options, known, where)
   return options as Record<string, unknown>
 }
 

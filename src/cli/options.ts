@@ -1,19 +1,17 @@
 /** Option parsers and the entry filter options shared by ls, purge and export. */
 import { type Command, InvalidArgumentError, Option } from 'commander'
-import type { CacheFilter } from '../inspect/cache.js'
-import { parseExpiry } from '../config/expiry.js'
+import type { CacheFilter } from '../inspect/types.js'
+import { parseDuration as parseLibraryDuration } from '../config/expiry.js'
 import { BACKENDS, type StoreArgs } from './store.js'
 
 /** Seconds, or a duration like 90s, 5m, 12h, 7d, 2w. */
 export function parseDuration(value: string): number {
-  let e: unknown
   try {
-    e = parseExpiry(/^\d+(\.\d+)?$/.test(value) ? Number(value) : value, 'duration')
+    // The library's own parser: `--older-than` takes exactly what `olderThan` takes.
+    return parseLibraryDuration(value, 'duration', '7d')
   } catch {
-    e = undefined
+    throw new InvalidArgumentError('expected seconds or a duration like 90s, 5m, 12h, 7d, 2w.')
   }
-  if (typeof e !== 'number' || !Number.isFinite(e)) throw new InvalidArgumentError('expected seconds or a duration like 90s, 5m, 12h, 7d, 2w.')
-  return e
 }
 
 export function parseStatuses(value: string, previous: number[] = []): number[] {

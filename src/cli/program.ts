@@ -4,7 +4,7 @@
  */
 import { Command, CommanderError } from 'commander'
 import { FetchCacheError } from '../util/errors.js'
-import { VERSION } from '../inspect/har.js'
+import { VERSION } from '../util/version.js'
 import * as exportCommand from './commands/export.js'
 import * as get from './commands/get.js'
 import * as importCommand from './commands/import.js'

@@ -24,6 +24,8 @@ export interface Store {
   /** What the user is told the store is: the file or folder. */
   path: string
   backend: BackendName
+  /** What the cache was opened with (the backend instance, for a file opened as one): `get` builds its cached fetch on them. */
+  options: CacheOptions
   close(): Promise<void>
 }
 
@@ -63,13 +65,15 @@ export async function openStore(args: StoreArgs, create = false): Promise<Store>
   const [{ CacheNotFoundError, openCache }, { SQLiteBackend }] = await Promise.all([import('../inspect/open.js'), import('../backends/sqlite.js')])
   let backend: Backend | undefined
   let cache: Cache
+  let options: CacheOptions
   try {
     if (target.instance) {
       backend = new SQLiteBackend({ path: target.path })
-      cache = openCache({ backend })
-    } else {
-      const options: OpenCacheOptions = { ...target.options, create }
+      options = { backend }
       cache = openCache(options)
+    } else {
+      options = target.options
+      cache = openCache({ ...options, create } satisfies OpenCacheOptions)
     }
   } catch (error) {
     if (error instanceof CacheNotFoundError) {
@@ -81,6 +85,7 @@ export async function openStore(args: StoreArgs, create = false): Promise<Store>
     cache,
     path: target.path,
     backend: target.backend,
+    options,
     close: async () => {
       await cache.close()
       await backend?.close()

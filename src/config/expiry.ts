@@ -43,6 +43,29 @@ export function parseExpiry(value: unknown, option: string): Expiry {
   )
 }
 
+const SECONDS = /^\s*\d+(?:\.\d+)?\s*$/
+
+/**
+ * A length of time in seconds, for options that are durations and never expiries (`olderThan`,
+ * `lockTimeout`, the CLI's `--older-than`): a number, a number as text (`'3600'`: a command line
+ * hands everything over as text, and the library takes what the CLI takes), or a duration like
+ * `'7d'`. A Date or `NEVER_EXPIRE` is no length of time. `expireAfter` keeps parseExpiry's
+ * stricter strings (`'5'` is rejected there: an expiry's text form always names its unit).
+ */
+export function parseDuration(value: unknown, option: string, example: string): number {
+  let e: Expiry | undefined
+  try {
+    if (typeof value === 'number') e = parseExpiry(value, option)
+    else if (typeof value === 'string') e = parseExpiry(SECONDS.test(value) ? Number(value) : value, option)
+  } catch {
+    e = undefined
+  }
+  if (typeof e !== 'number' || !Number.isFinite(e)) {
+    throw new ConfigError(`${option}: expected seconds or a duration like '${example}'; got ${show(value)}`)
+  }
+  return e
+}
+
 /** Absolute expiry time in ms (null = never) for an expiry applied to a response stored at `now`. */
 export function expiresAtFor(expiry: Exclude<Expiry, typeof DO_NOT_CACHE>, now: number): number | null {
   if (expiry instanceof Date) return expiry.getTime()

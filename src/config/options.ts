@@ -1,6 +1,7 @@
 import { checkBackend } from '../backends/contract.js'
+import { rejectUnknownOptions } from '../util/check.js'
 import { ConfigError, show } from '../util/errors.js'
-import { type Expiry, parseExpiry } from './expiry.js'
+import { type Expiry, parseDuration, parseExpiry } from './expiry.js'
 import { compilePattern } from '../util/glob.js'
 import type { Backend, CacheOptions, HeaderMap, PerRequestOptions, RequestInfoForKey } from './types.js'
 
@@ -48,14 +49,6 @@ const CACHE_OPTION_NAMES = new Set<string>([
   'staleWhileRevalidate', 'onlyIfCached', 'readOnly', 'maxEntrySize', 'lockTimeout', 'onError',
 ])
 export const REQUEST_OPTION_NAMES = new Set<string>(['expireAfter', 'refresh', 'forceRefresh', 'onlyIfCached'])
-
-function rejectUnknown(options: object, known: ReadonlySet<string>, where: string): void {
-  for (const name of Object.keys(options)) {
-    if (!known.has(name)) {
-      throw new ConfigError(`${where}: unknown option '${name}' (known: ${[...known].join(', ')})`)
-    }
-  }
-}
 
 function bool(value: unknown, option: string, fallback: boolean): boolean {
   if (value === undefined) return fallback
@@ -110,20 +103,11 @@ function backendOption(value: unknown): Settings['backend'] {
   throw new ConfigError(`backend: expected 'sqlite', 'filesystem', 'memory' or a Backend instance; got ${show(value)}`)
 }
 
-function lockTimeout(value: unknown): number {
-  if (value === undefined) return 10
-  const e = typeof value === 'number' || typeof value === 'string' ? parseExpiry(value, 'lockTimeout') : undefined
-  if (typeof e !== 'number' || !Number.isFinite(e)) {
-    throw new ConfigError(`lockTimeout: expected seconds or a duration like '5s'; got ${show(value)}`)
-  }
-  return e
-}
-
 export function resolveSettings(options: CacheOptions = {}): Settings {
   if (typeof options !== 'object' || options === null) {
     throw new ConfigError(`options: expected an object; got ${show(options)}`)
   }
-  rejectUnknown(options, CACHE_OPTION_NAMES, 'options')
+  rejectUnknownOptions(options, CACHE_OPTION_NAMES, 'options')
   const o = options as Record<string, unknown>
   if (o.name !== undefined && (typeof o.name !== 'string' || o.name === '')) {
     throw new ConfigError(`name: expected a non-empty string; got ${show(o.name)}`)
@@ -163,7 +147,7 @@ export function resolveSettings(options: CacheOptions = {}): Settings {
     onlyIfCached: bool(o.onlyIfCached, 'onlyIfCached', false),
     readOnly: bool(o.readOnly, 'readOnly', false),
     maxEntrySize,
-    lockTimeout: lockTimeout(o.lockTimeout),
+    lockTimeout: o.lockTimeout === undefined ? 10 : parseDuration(o.lockTimeout, 'lockTimeout', '5s'),
     onError: onError ?? (() => {}),
   })
 }
@@ -173,7 +157,7 @@ export function resolveRequestOptions(options: PerRequestOptions | undefined, wh
   if (typeof options !== 'object' || options === null) {
     throw new ConfigError(`${where}: expected an object; got ${show(options)}`)
   }
-  rejectUnknown(options, REQUEST_OPTION_NAMES, where)
+  rejectUnknownOptions(options, REQUEST_OPTION_NAMES, where)
   const out: RequestOptions = {}
   if (options.expireAfter !== undefined) out.expireAfter = parseExpiry(options.expireAfter, `${where}.expireAfter`)
   if (options.refresh !== undefined) out.refresh = bool(options.refresh, `${where}.refresh`, false)

@@ -6,73 +6,18 @@
 import { isExpired } from '../rules/decide-read.js'
 import { staleWindows } from '../rules/decide-write.js'
 import type { Engine } from '../pipeline/engine.js'
-import { ConfigError, show } from '../util/errors.js'
-import { type ExpireAfter, DO_NOT_CACHE, expiresAtFor, parseExpiry } from '../config/expiry.js'
+import { ConfigError } from '../util/errors.js'
+import { type ExpireAfter, DO_NOT_CACHE, expiresAtFor, parseDuration, parseExpiry } from '../config/expiry.js'
 import { compilePattern, matchesPattern } from '../util/glob.js'
-import { type Har, type HarImportResult, importHar, toHar } from './har.js'
+import { toHar } from './har/export.js'
+import { importHar } from './har/import.js'
+import type { Har, HarImportResult } from './har/types.js'
 import { normalizeUrl } from '../pipeline/prepare/normalize.js'
 import { responseFrom } from '../pipeline/respond/response.js'
+import { admit } from '../pipeline/admit.js'
 import type { Counts } from '../pipeline/stats.js'
-import type { EntryFilter, EntryMeta } from '../backends/contract.js'
-
-/**
- * Which stored responses `entries()`, `urls()` and `toHar()` return. Every field given must
- * match (they combine with AND); the `EntryFilter` fields (`urls`, `expiredAt`,
- * `createdBefore`) are passed to the backend as they are.
- */
-export interface CacheFilter extends EntryFilter {
-  /** A URL glob as `urlsExpireAfter` reads them (`'api.example.com/v1'`, `'*.example.com/*.json'`), or a RegExp. */
-  url?: string | RegExp
-  /** Host (`example.com:8080`) or host name (`example.com`), case-insensitive. */
-  host?: string
-  /** Request method(s), e.g. `'GET'`. */
-  method?: string | readonly string[]
-  /** Response status(es), e.g. `200` or `[301, 308]`. */
-  status?: number | readonly number[]
-  /** `true`: only entries past their expiry now; `false`: only those still fresh. */
-  expired?: boolean
-  /** Only entries stored more than this long ago: seconds or a duration like `'7d'`. */
-  olderThan?: number | string
-}
-
-export interface DeleteOptions {
-  keys?: readonly string[]
-  /** URLs (normalised as keys are: sorted query, no fragment); all variants and methods go. */
-  urls?: readonly string[]
-  /** Delete entries that are expired now. */
-  expired?: boolean
-  /** Delete entries created more than this long ago: seconds or a duration like `'7d'`. */
-  olderThan?: number | string
-}
-
-/** What `stats()` adds per host to the engine's counters: what the store holds. */
-export interface StoreCounts {
-  /** Stored responses (Vary markers left out). */
-  entries: number
-  /** Body bytes of those responses. */
-  bytes: number
-  /** How many of them are past their expiry now. */
-  expired: number
-}
-
-export type HostStats = Counts & StoreCounts & { hitRatio: number }
-
-/**
- * `entries`, `bytes` and `expired` describe the store as it is now (every process's writes);
- * the counters (`hits`, `misses`, …) are what this process's engine did since it was made.
- */
-export interface CacheStats extends Counts, StoreCounts {
-  hitRatio: number
-  hosts: Record<string, HostStats>
-}
-
-function seconds(value: number | string, option: string): number {
-  const e = typeof value === 'number' || typeof value === 'string' ? parseExpiry(value, option) : undefined
-  if (typeof e !== 'number' || !Number.isFinite(e)) {
-    throw new ConfigError(`${option}: expected seconds or a duration like '7d'; got ${show(value)}`)
-  }
-  return e
-}
+import type { CacheRecord, EntryFilter, EntryMeta } from '../backends/contract.js'
+import type { CacheFilter, CacheStats, DeleteOptions, HostStats, StoreCounts, StoreRequest, StoreResponse, StoreResult } from './types.js'
 
 function list<T>(value: T | readonly T[] | undefined): readonly T[] | undefined {
   if (value === undefined) return undefined
@@ -106,7 +51,7 @@ export class Cache {
    */
   async get(keyOrUrl: string): Promise<Response | undefined> {
     const { backend } = this.engine
-    let record = await backend.get(keyOrUrl).catch(() => undefined)
+    let record = await this.getEntry(keyOrUrl).catch(() => undefined)
     if (record?.meta.kind !== 'response') {
       // A Vary marker's key stands for its URL.
       const urls = record ? [record.meta.url] : this.urlForms([keyOrUrl])
@@ -124,12 +69,66 @@ export class Cache {
     return responseFrom(record, 'fetchcache; hit', record.meta.url, 'GET', this.engine.now())
   }
 
+  /**
+   * The cache's clock, in ms since the epoch: what ages, expiry and the `expired` and
+   * `olderThan` filters are measured against (the engine's, so a test that fakes it sees the
+   * same time the cache does).
+   */
+  now(): number {
+    return this.engine.now()
+  }
+
+  /**
+   * The stored record at exactly this key (metadata and stored body), a response or a Vary
+   * marker, with no URL fallback and no rule applied; undefined when nothing is stored there.
+   * Rejects with `CorruptEntryError` for an entry that does not decode, `BackendError` for a
+   * failing store. For inspection and export; `get()` gives a Response.
+   */
+  getEntry(key: string): Promise<CacheRecord | undefined> {
+    return this.engine.backend.get(key)
+  }
+
+  /**
+   * Store a record as it is, at `record.meta.key`, with no rule applied: for putting back
+   * entries read with `getEntry()` or exported to HAR. The store's own limits still apply.
+   */
+  putEntry(record: CacheRecord): Promise<void> {
+    return this.engine.backend.set(record.meta.key, record)
+  }
+
+  /**
+   * Store a response as if it had just arrived for this request, by this cache's rules: the
+   * request is keyed as the cached fetch keys it, and the response stored only if
+   * `decideWrite` would store it (Cache-Control, Expires, Vary, allowableCodes, filter,
+   * maxEntrySize…). Resolves with the reason when it is not stored; rejects with
+   * `BackendError` when the write fails.
+   */
+  async storeResponse(request: StoreRequest, response: StoreResponse): Promise<StoreResult> {
+    const reason = await admit(
+      this.engine,
+      { method: request.method, url: request.url, headers: request.headers ?? {}, body: request.body },
+      { status: response.status, statusText: response.statusText ?? '', headers: response.headers, body: response.body },
+    )
+    return reason === undefined ? { stored: true } : { stored: false, reason }
+  }
+
   /** Stored responses (Vary markers left out) that match every field of the filter. */
   async *entries(filter: CacheFilter = {}): AsyncIterable<EntryMeta> {
-    const now = this.engine.now()
+    const now = this.now()
     const { backendFilter, matches } = this.compile(filter, now)
     for await (const [, meta] of this.engine.backend.entries(backendFilter)) {
       if (meta.kind === 'response' && matches(meta)) yield meta
+    }
+  }
+
+  /**
+   * The Vary markers: the records at primary keys that name the Vary fields of their URL's
+   * variants (`kind: 'vary'`). `entries()` leaves them out; HAR export needs them to restore
+   * variants exactly.
+   */
+  async *markers(filter: EntryFilter = {}): AsyncIterable<EntryMeta> {
+    for await (const [, meta] of this.engine.backend.entries(filter)) {
+      if (meta.kind === 'vary') yield meta
     }
   }
 
@@ -147,11 +146,11 @@ export class Cache {
    */
   async delete(options: DeleteOptions): Promise<number> {
     const { backend } = this.engine
-    const now = this.engine.now()
+    const now = this.now()
     const filters: EntryFilter[] = []
     if (options.urls?.length) filters.push({ urls: this.urlForms(options.urls) })
     if (options.expired) filters.push({ expiredAt: now })
-    if (options.olderThan !== undefined) filters.push({ createdBefore: now - seconds(options.olderThan, 'olderThan') * 1000 })
+    if (options.olderThan !== undefined) filters.push({ createdBefore: now - parseDuration(options.olderThan, 'olderThan', '7d') * 1000 })
     const targets = new Map<string, EntryMeta | undefined>()
     for (const key of options.keys ?? []) targets.set(key, undefined)
     for (const filter of filters) for await (const [key, meta] of backend.entries(filter)) targets.set(key, meta)
@@ -216,7 +215,7 @@ export class Cache {
     const expiry = parseExpiry(expireAfter, 'expireAfter')
     if (expiry === DO_NOT_CACHE) throw new ConfigError(`expireAfter: DO_NOT_CACHE makes no sense for stored entries; use delete() or clear()`)
     const { backend } = this.engine
-    const now = this.engine.now()
+    const now = this.now()
     const expiresAt = expiresAtFor(expiry, now)
     let n = 0
     for await (const [key, meta] of backend.entries()) {
@@ -238,7 +237,7 @@ export class Cache {
    */
   async stats(): Promise<CacheStats> {
     const counters = this.engine.stats.snapshot()
-    const now = this.engine.now()
+    const now = this.now()
     const store: StoreCounts = { entries: 0, bytes: 0, expired: 0 }
     const hosts = new Map<string, StoreCounts>()
     for await (const [, meta] of this.engine.backend.entries()) {
@@ -262,7 +261,7 @@ export class Cache {
     return { ...store, ...total, hosts: perHost }
   }
 
-  /** The stored responses that match the filter as a HAR 1.2 document (see har.ts). */
+  /** The stored responses that match the filter as a HAR 1.2 document (see har/export.ts). */
   toHar(filter?: CacheFilter, onProgress?: (done: number) => void): Promise<Har> {
     return toHar(this, filter, onProgress)
   }
@@ -317,7 +316,7 @@ export class Cache {
     if (filter.expired === true) backendFilter.expiredAt = Math.min(backendFilter.expiredAt ?? now, now)
     let createdBefore = filter.createdBefore
     if (filter.olderThan !== undefined) {
-      const t = now - seconds(filter.olderThan, 'olderThan') * 1000
+      const t = now - parseDuration(filter.olderThan, 'olderThan', '7d') * 1000
       createdBefore = createdBefore === undefined ? t : Math.min(createdBefore, t)
     }
     if (createdBefore !== undefined) backendFilter.createdBefore = createdBefore

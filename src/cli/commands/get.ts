@@ -6,6 +6,7 @@ import { CliError, EXIT, notFound, usage } from '../errors.js'
 import { print, printJson } from '../format.js'
 import { collect, globals } from '../options.js'
 import { withStore } from '../store.js'
+import type { CachedFetch } from '../../front/fetch.js'
 
 interface GetOptions {
   body?: boolean
@@ -67,52 +68,60 @@ async function get(url: string, o: GetOptions, command: Command): Promise<void> 
   if (method !== 'GET' && method !== 'HEAD') throw usage(`--method: expected GET or HEAD; got '${o.method}'`)
   const headers = requestHeaders(o.header)
   // Loaded here: undici is most of the start-up time, and only `get` needs it.
-  const [{ Agent }, { fetchFor }, { engineInterceptor }] = await Promise.all([import('undici'), import('../../front/fetch.js'), import('../../front/interceptor.js')])
-  return withStore(g, async ({ cache }) => {
-    const agent = new Agent()
-    cache.engine.onClose(() => agent.close())
-    const cachedFetch = fetchFor(cache.engine, agent.compose(engineInterceptor(cache.engine)))
-    let res: Response
+  const { createCachedFetch } = await import('../../front/fetch.js')
+  // The store is opened first (it must exist, as for every command but import); the fetch is
+  // the library's own cached fetch on the same store, closed before the store is.
+  return withStore(g, async ({ options }) => {
+    const cachedFetch = createCachedFetch(options)
     try {
-      res = await cachedFetch(parsed.href, {
-        method,
-        headers,
-        ...(o.offline ? { onlyIfCached: true } : {}),
-        ...(o.refresh ? { refresh: true } : {}),
-        ...(o.forceRefresh ? { forceRefresh: true } : {}),
-      })
-    } catch (error) {
-      const cause = (error as { cause?: unknown }).cause
-      const why = cause instanceof Error ? cause.message : error instanceof Error ? error.message : String(error)
-      throw new CliError(`${method} ${parsed.href}: ${why}`, EXIT.FAILED)
-    }
-    const body = new Uint8Array(await res.arrayBuffer())
-    const cacheStatus = res.headers.get('cache-status')
-    const status = parseCacheStatus(cacheStatus)
-    if (res.status === 504 && status?.detail?.startsWith('only-if-cached')) {
-      throw notFound(`not in the cache: ${method} ${parsed.href} (--offline)`)
-    }
-    if (g.json) {
-      printJson({
-        url: parsed.href,
-        method,
-        status: res.status,
-        statusText: res.statusText,
-        cacheStatus,
-        fromCache: cacheInfo(res)?.fromCache ?? false,
-        headers: Object.fromEntries(res.headers),
-        ...(o.body ? bodyText(body) : {}),
-      })
-      return
-    }
-    const lines = [`${res.status} ${res.statusText}`.trim()]
-    if (o.headers) for (const [name, value] of res.headers) lines.push(`${name}: ${value}`)
-    else lines.push(`cache-status: ${cacheStatus ?? '(none)'}`)
-    print(lines.join('\n'))
-    if (o.body) {
-      process.stdout.write('\n')
-      process.stdout.write(body)
-      if (body.byteLength > 0 && body[body.byteLength - 1] !== 0x0a && process.stdout.isTTY) process.stdout.write('\n')
+      await fetchAndPrint(cachedFetch, parsed, method, headers, o, g.json === true)
+    } finally {
+      await cachedFetch.cache.close()
     }
   })
+}
+
+async function fetchAndPrint(cachedFetch: CachedFetch, parsed: URL, method: string, headers: Record<string, string>, o: GetOptions, json: boolean): Promise<void> {
+  let res: Response
+  try {
+    res = await cachedFetch(parsed.href, {
+      method,
+      headers,
+      ...(o.offline ? { onlyIfCached: true } : {}),
+      ...(o.refresh ? { refresh: true } : {}),
+      ...(o.forceRefresh ? { forceRefresh: true } : {}),
+    })
+  } catch (error) {
+    const cause = (error as { cause?: unknown }).cause
+    const why = cause instanceof Error ? cause.message : error instanceof Error ? error.message : String(error)
+    throw new CliError(`${method} ${parsed.href}: ${why}`, EXIT.FAILED)
+  }
+  const body = new Uint8Array(await res.arrayBuffer())
+  const cacheStatus = res.headers.get('cache-status')
+  const status = parseCacheStatus(cacheStatus)
+  if (res.status === 504 && status?.detail?.startsWith('only-if-cached')) {
+    throw notFound(`not in the cache: ${method} ${parsed.href} (--offline)`)
+  }
+  if (json) {
+    printJson({
+      url: parsed.href,
+      method,
+      status: res.status,
+      statusText: res.statusText,
+      cacheStatus,
+      fromCache: cacheInfo(res)?.fromCache ?? false,
+      headers: Object.fromEntries(res.headers),
+      ...(o.body ? bodyText(body) : {}),
+    })
+    return
+  }
+  const lines = [`${res.status} ${res.statusText}`.trim()]
+  if (o.headers) for (const [name, value] of res.headers) lines.push(`${name}: ${value}`)
+  else lines.push(`cache-status: ${cacheStatus ?? '(none)'}`)
+  print(lines.join('\n'))
+  if (o.body) {
+    process.stdout.write('\n')
+    process.stdout.write(body)
+    if (body.byteLength > 0 && body[body.byteLength - 1] !== 0x0a && process.stdout.isTTY) process.stdout.write('\n')
+  }
 }

@@ -1,7 +1,9 @@
 /** `fetchcache import FILE`: store the entries of a HAR file. */
 import { readFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import { HarFormatError, importParsed, parseHar } from '../../inspect/har.js'
+import { importParsed } from '../../inspect/har/import.js'
+import { parseHar } from '../../inspect/har/parse.js'
+import { HarFormatError } from '../../inspect/har/types.js'
 import { usage } from '../errors.js'
 import { print, printJson } from '../format.js'
 import { globals } from '../options.js'

@@ -34,7 +34,7 @@ Examples:
     .action(async (glob: string | undefined, o: FilterOptions, cmd: Command) => {
       const g = globals(cmd)
       await withStore(g, async ({ cache }) => {
-        const now = cache.engine.now()
+        const now = cache.now()
         const list: EntryMeta[] = []
         for await (const meta of cache.entries(toFilter(glob, o))) list.push(meta)
         list.sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : a.method < b.method ? -1 : a.method > b.method ? 1 : a.createdAt - b.createdAt))

@@ -65,7 +65,7 @@ function freshness(meta: EntryMeta, now: number): string {
 
 /** The entries ARG names: a key (a Vary marker's key names its variants), else a URL. */
 async function find(cache: Cache, arg: string): Promise<EntryMeta[]> {
-  const record = await cache.engine.backend.get(arg).catch(() => undefined)
+  const record = await cache.getEntry(arg).catch(() => undefined)
   if (record?.meta.kind === 'response') return [record.meta]
   const out: EntryMeta[] = []
   const urls = record ? [record.meta.url] : [arg]
@@ -111,7 +111,7 @@ Examples:
     .action(async (arg: string, _o: unknown, cmd: Command) => {
       const g = globals(cmd)
       await withStore(g, async ({ cache }) => {
-        const now = cache.engine.now()
+        const now = cache.now()
         const list = await find(cache, arg)
         if (list.length === 0) throw notFound(`nothing stored for ${arg}`)
         if (g.json) {
