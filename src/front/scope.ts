@@ -3,15 +3,11 @@
  * included: withCacheDisabled(fn) and withCacheOptions(options, fn).
  */
 import { AsyncLocalStorage } from 'node:async_hooks'
-import type { ReadModes } from '../rules/decide-read.js'
-import { type RequestOptions, resolveRequestOptions } from '../config/options.js'
+import { resolveRequestOptions } from '../config/options.js'
 import type { PerRequestOptions } from '../config/types.js'
+import type { Scope } from '../pipeline/prepare/prepare.js'
 
-export interface Scope {
-  disabled?: boolean
-  options?: RequestOptions
-  modes?: ReadModes
-}
+export type { Scope }
 
 const storage = new AsyncLocalStorage<Scope>()
 

@@ -7,7 +7,6 @@ import { configuredExpiry, settingsExpiry } from '../../rules/expiry.js'
 import { DO_NOT_CACHE, type Expiry } from '../../config/expiry.js'
 import type { RequestOptions, Settings } from '../../config/options.js'
 import type { RequestInfoForKey } from '../../config/types.js'
-import type { Scope } from '../../front/scope.js'
 import type { Memo } from '../../util/memo.js'
 import { CREDENTIAL_HEADERS, requestKey } from './key.js'
 
@@ -23,6 +22,13 @@ export interface Prepared {
   headers: Record<string, string>
   options: RequestOptions
   modes: ReadModes
+}
+
+/** What the caller's context asks of this request: from withCacheDisabled/withCacheOptions and fetch's `cache` mode. */
+export interface Scope {
+  disabled?: boolean
+  options?: RequestOptions
+  modes?: ReadModes
 }
 
 export type Bypass = { bypass: true; reason: string; fwd: 'bypass' | 'method' }
