@@ -38,11 +38,11 @@ export function forward(route: Route, o: ForwardOptions): void {
   const { engine, next, opts, p, handler } = route
   const chain = (revalidating: boolean, flight: Flight | undefined): Step => {
     const capture = new CaptureStep(engine, p, handler, { fwd: o.fwd, revalidating, flight })
-    return o.record ? new StaleIfErrorStep(engine, p, o.record, handler, capture, flight) : capture
+    return o.record ? new StaleIfErrorStep({ engine, p, record: o.record, downstream: handler, flight }, capture) : capture
   }
   const plain = (flight: Flight | undefined) => next(opts, new CallerSide(chain(false, flight), handler))
   if (!o.revalidating || !o.record) return void plain(o.flight)
   const conditional = { ...p.headers, ...validatorHeaders(o.record.meta, p.headers, engine.now()) }
-  const first = new RevalidationStep(engine, p, o.record, handler, chain(true, o.flight), plain, o.flight)
+  const first = new RevalidationStep({ engine, p, record: o.record, downstream: handler, flight: o.flight }, chain(true, o.flight), plain)
   next({ ...opts, headers: conditional }, new CallerSide(first, handler))
 }

@@ -4,7 +4,6 @@
  * writes that out and serves the stored body, or asks again without validators when the 304
  * selects no stored response. Any other status goes on to the next step.
  */
-import type { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import { formatCacheStatus } from '../../rules/cache-status.js'
 import { remainingTtl } from '../../rules/decide-read.js'
@@ -12,13 +11,11 @@ import { decideRevalidated } from '../../rules/revalidated.js'
 import { debug } from '../../util/debug.js'
 import type { CacheRecord, HeaderMap } from '../../backends/contract.js'
 import type { Flight } from '../coordinate/flights.js'
-import type { Engine } from '../engine.js'
-import type { Prepared } from '../prepare/prepare.js'
 import { LocalController } from '../respond/local-controller.js'
 import { hitHeaders } from '../respond/serve.js'
 import { writeDecision } from '../store.js'
 import type { CallerController } from './caller-controller.js'
-import type { Step } from './step.js'
+import type { Step, Stored } from './step.js'
 
 export class RevalidationStep implements Step {
   private state: 'next' | 'answered' | 'retry' | 'retried' = 'next'
@@ -26,14 +23,10 @@ export class RevalidationStep implements Step {
   private written: Promise<void> = Promise.resolve()
 
   constructor(
-    private readonly engine: Engine,
-    private readonly p: Prepared,
-    private readonly record: CacheRecord,
-    private readonly downstream: Dispatcher.DispatchHandler,
+    private readonly a: Stored,
     private readonly next: Step,
     /** Send the request again without our validators, leading the same flight. */
     private readonly retry: (flight: Flight | undefined) => void,
-    private readonly flight: Flight | undefined,
   ) {}
 
   onRequestStart(controller: CallerController, context: unknown): void {
@@ -42,7 +35,7 @@ export class RevalidationStep implements Step {
 
   onResponseStart(controller: CallerController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     if (statusCode !== 304) return this.next.onResponseStart(controller, statusCode, headers, statusMessage)
-    const { engine, p, record } = this
+    const { engine, p, record } = this.a
     const now = engine.now()
     const r = decideRevalidated({
       stored: record.meta,
@@ -64,7 +57,7 @@ export class RevalidationStep implements Step {
     this.written = r.action === 'update' ? engine.writer.update(served) : r.action === 'drop' ? engine.writer.drop([record.meta.key]) : Promise.resolve()
     this.state = 'answered'
     const status = formatCacheStatus({ fwd: 'stale', fwdStatus: 304, ttl: remainingTtl(r.meta, now), key: r.meta.key })
-    this.downstream.onResponseStart?.(controller, r.meta.status, hitHeaders(r.meta, status, now), r.meta.statusText)
+    this.a.downstream.onResponseStart?.(controller, r.meta.status, hitHeaders(r.meta, status, now), r.meta.statusText)
   }
 
   onResponseData(controller: CallerController, chunk: Buffer): void {
@@ -76,20 +69,20 @@ export class RevalidationStep implements Step {
     if (this.state === 'retried') return
     if (this.state === 'retry') {
       this.state = 'retried'
-      return this.retry(this.flight)
+      return this.retry(this.a.flight)
     }
     const served = this.served!
-    void this.written.then(() => this.flight?.resolve({ kind: 'stored' }))
-    const body = this.p.method === 'HEAD' ? new Uint8Array(0) : served.body
-    if (body.byteLength > 0) this.downstream.onResponseData?.(controller, Buffer.from(body.buffer, body.byteOffset, body.byteLength))
-    this.downstream.onResponseEnd?.(controller, {})
+    void this.written.then(() => this.a.flight?.resolve({ kind: 'stored' }))
+    const body = this.a.p.method === 'HEAD' ? new Uint8Array(0) : served.body
+    if (body.byteLength > 0) this.a.downstream.onResponseData?.(controller, Buffer.from(body.buffer, body.byteOffset, body.byteLength))
+    this.a.downstream.onResponseEnd?.(controller, {})
   }
 
   onResponseError(controller: CallerController | undefined, error: Error): void {
     if (this.state === 'next') return this.next.onResponseError(controller, error)
     // The retry leads the flight now; this exchange is over.
     if (this.state === 'retried') return
-    this.flight?.resolve(controller?.abortedByCaller ? { kind: 'pass' } : { kind: 'error', error })
-    this.downstream.onResponseError?.(controller ?? new LocalController(), error)
+    this.a.flight?.resolve(controller?.abortedByCaller ? { kind: 'pass' } : { kind: 'error', error })
+    this.a.downstream.onResponseError?.(controller ?? new LocalController(), error)
   }
 }

@@ -3,28 +3,19 @@
  * request fails before any response, a stale stored copy may stand in for the error while its
  * window lasts (staleIfErrorAllows). Everything else goes on to the next step.
  */
-import type { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import { remainingTtl, staleIfErrorAllows } from '../../rules/decide-read.js'
-import type { CacheRecord } from '../../backends/contract.js'
-import type { Flight } from '../coordinate/flights.js'
-import type { Engine } from '../engine.js'
-import type { Prepared } from '../prepare/prepare.js'
 import { serveStored } from '../respond/serve.js'
 import type { CallerController } from './caller-controller.js'
-import type { Step } from './step.js'
+import type { Step, Stored } from './step.js'
 
 export class StaleIfErrorStep implements Step {
   private state: 'waiting' | 'next' | 'stale' = 'waiting'
   private requestStarted = false
 
   constructor(
-    private readonly engine: Engine,
-    private readonly p: Prepared,
-    private readonly record: CacheRecord,
-    private readonly downstream: Dispatcher.DispatchHandler,
+    private readonly a: Stored,
     private readonly next: Step,
-    private readonly flight: Flight | undefined,
   ) {}
 
   onRequestStart(controller: CallerController, context: unknown): void {
@@ -33,10 +24,10 @@ export class StaleIfErrorStep implements Step {
   }
 
   onResponseStart(controller: CallerController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    if (staleIfErrorAllows(this.record.meta, this.engine.now(), statusCode)) {
+    if (staleIfErrorAllows(this.a.record.meta, this.a.engine.now(), statusCode)) {
       // The origin's error body is drained and dropped (state 'stale'); the caller gets the stored one.
       this.state = 'stale'
-      this.flight?.resolve({ kind: 'error', error: new Error(`origin answered ${statusCode}`) })
+      this.a.flight?.resolve({ kind: 'error', error: new Error(`origin answered ${statusCode}`) })
       this.serveStale(statusCode)
       return
     }
@@ -56,10 +47,10 @@ export class StaleIfErrorStep implements Step {
     if (this.state === 'next') return this.next.onResponseError(controller, error)
     if (this.state === 'stale') return
     const callerAborted = controller?.abortedByCaller ?? false
-    if (!callerAborted && staleIfErrorAllows(this.record.meta, this.engine.now())) {
+    if (!callerAborted && staleIfErrorAllows(this.a.record.meta, this.a.engine.now())) {
       // A network error may be answered with the stale copy too.
       this.state = 'stale'
-      this.flight?.resolve({ kind: 'error', error })
+      this.a.flight?.resolve({ kind: 'error', error })
       this.serveStale(undefined, error)
       return
     }
@@ -67,11 +58,11 @@ export class StaleIfErrorStep implements Step {
   }
 
   private serveStale(fwdStatus: number | undefined, error?: Error): void {
-    const { engine, p, record } = this
+    const { engine, p, record } = this.a
     const now = engine.now()
     const detail = error ? `stale-if-error: ${error.message}` : 'stale-if-error'
     const status = { fwd: 'stale' as const, ...(fwdStatus === undefined ? {} : { fwdStatus }), ttl: remainingTtl(record.meta, now), key: record.meta.key, detail }
     engine.stats.hit(p.host, true)
-    serveStored(this.downstream, record, status, p.method, now, !this.requestStarted)
+    serveStored(this.a.downstream, record, status, p.method, now, !this.requestStarted)
   }
 }

@@ -10,6 +10,10 @@
  */
 import type { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
+import type { CacheRecord } from '../../backends/contract.js'
+import type { Flight } from '../coordinate/flights.js'
+import type { Engine } from '../engine.js'
+import type { Prepared } from '../prepare/prepare.js'
 import { CallerController } from './caller-controller.js'
 
 export interface Step {
@@ -19,6 +23,17 @@ export interface Step {
   onResponseEnd(controller: CallerController, trailers: IncomingHttpHeaders): void
   /** `controller` is undefined when undici fails before any controller was seen. */
   onResponseError(controller: CallerController | undefined, error: Error): void
+}
+
+/** What a step that may answer from the stored entry works with. */
+export interface Stored {
+  engine: Engine
+  p: Prepared
+  record: CacheRecord
+  /** The caller's handler, for an answer the step gives itself. */
+  downstream: Dispatcher.DispatchHandler
+  /** The coalescing flight this request leads, settled with the step's outcome. */
+  flight: Flight | undefined
 }
 
 export class CallerSide implements Dispatcher.DispatchHandler {
