@@ -3,11 +3,11 @@
  * (with the fast hit path) and the undici global dispatcher gets the cache interceptor, so
  * `undici.request()` and anything else on the global dispatcher is cached too.
  */
-import { Agent, Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
+import { Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
 import type { Cache } from '../inspect/cache.js'
 import { createEngine } from '../pipeline/create.js'
 import { fetchFor } from './fetch.js'
-import { engineInterceptor } from './interceptor.js'
+import { cachedDispatcher } from './interceptor.js'
 import { nativeFetch } from './native.js'
 import type { CacheOptions } from '../config/types.js'
 
@@ -18,7 +18,6 @@ interface Installed {
   cache: Cache
   previous: unknown[]
   previousFetch: typeof fetch
-  agent: Agent | undefined
 }
 
 let installed: Installed | undefined
@@ -33,14 +32,12 @@ export function installCache(options: CacheOptions = {}): Cache {
   const current = getGlobalDispatcher()
   // Compose onto the dispatcher in place when it is one of ours (undici 7), so a user's
   // ProxyAgent or mock keeps working; another copy of undici gets a fresh Agent.
-  const agent = current instanceof Dispatcher ? undefined : new Agent()
-  const dispatcher = (agent ?? current).compose(engineInterceptor(engine))
-  if (agent) engine.onClose(() => agent.close())
+  const dispatcher = cachedDispatcher(engine, current instanceof Dispatcher ? current : undefined)
   setGlobalDispatcher(dispatcher)
   const previousFetch = globalThis.fetch
   const cachedFetch = fetchFor(engine, dispatcher, nativeFetch)
   globalThis.fetch = cachedFetch as typeof fetch
-  installed = { cache: cachedFetch.cache, previous, previousFetch, agent }
+  installed = { cache: cachedFetch.cache, previous, previousFetch }
   return cachedFetch.cache
 }
 
