@@ -66,7 +66,7 @@ export async function loadMemjs(name = 'memjs'): Promise<MemjsModule> {
 }
 
 /** How long a dead server is left alone before memjs tries it again, in seconds. */
-const RETRY_DEAD_SERVER_S = 5
+const RETRY_DEAD_SERVER_S = 2
 
 /** A memjs client for these servers, with its timeouts tied to ours and its logging off. */
 export async function createClient(servers: readonly string[], timeoutMs: number): Promise<MemcachedClient> {
