@@ -3,13 +3,14 @@
 import { createHash } from 'node:crypto'
 import { createCachedFetch } from '../../dist/index.js'
 
-const [base, backend, name, total, urls, concurrency, seed] = process.argv.slice(2)
+const [base, backend, name, total, urls, concurrency, seed, extra = '{}'] = process.argv.slice(2)
 const expected = (i) => createHash('sha256').update(`body-${i}`).digest('hex')
 let state = Number(seed)
 const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
 
 const errors = []
-const f = createCachedFetch({ backend, name, onError: (e) => errors.push(String(e?.cause ?? e)) })
+// `extra`: more cache options as JSON (e.g. the memcached servers).
+const f = createCachedFetch({ backend, name, ...JSON.parse(extra), onError: (e) => errors.push(String(e?.cause ?? e)) })
 let next = 0
 let mismatches = 0
 let failures = 0
