@@ -8,7 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { type CacheOptions, cacheInfo, createCachedFetch, MemcachedBackend, openCache, TieredBackend } from '../src/index.js'
 import { run } from '../src/cli/program.js'
 import { rec } from './conformance/suite.js'
-import { freePort, memcachedAvailable, type MemcachedServer, startMemcached } from './helpers/memcached.js'
+import { createClient } from '../src/backends/memcached-client.js'
+import { dumpKeys, freePort, memcachedAvailable, type MemcachedServer, startMemcached } from './helpers/memcached.js'
 import { type Origin, reply, startOrigin } from './helpers/origin.js'
 
 const available = memcachedAvailable()
@@ -121,6 +122,57 @@ describe.runIf(available)('a cache shared through memcached', () => {
     expect(await b.get('lives')).toBeDefined()
     await a.close()
     await b.close()
+  })
+
+  it('invalidating a URL (deleteMatching({ urls })) turns every entry of it into a miss, in every process', async () => {
+    const namespace = fresh()
+    const a = new MemcachedBackend({ servers: server.address, namespace })
+    const b = new MemcachedBackend({ servers: server.address, namespace })
+    await a.set('get', rec('get', 'x', { url: 'http://h/1' }))
+    await a.set('variant', rec('variant', 'y', { url: 'http://h/1' }))
+    await a.set('other', rec('other', 'z', { url: 'http://h/2' }))
+    await b.deleteMatching({ urls: ['http://h/1'] })
+    expect(await a.get('get')).toBeUndefined()
+    expect(await a.get('variant')).toBeUndefined()
+    expect(await a.get('other')).toBeDefined()
+    // Written again after the invalidation: a hit.
+    await a.set('get', rec('get', 'x2', { url: 'http://h/1' }))
+    expect(Buffer.from((await b.get('get'))!.body).toString()).toBe('x2')
+    await expect(b.deleteMatching({ urls: ['http://h/2'], expiredAt: Date.now() })).rejects.toMatchObject({ code: 'ERR_FETCHCACHE_UNSUPPORTED' })
+    await a.close()
+    await b.close()
+  })
+
+  it('a URL generation evicted by memcached makes its entries misses, never hits again', async () => {
+    const namespace = fresh()
+    const b = new MemcachedBackend({ servers: server.address, namespace })
+    await b.set('k', rec('k', 'x', { url: 'http://h/evicted' }))
+    const raw = await createClient([server.address], 1000)
+    const generations = (await dumpKeys(server.port)).filter((k) => k.startsWith(`${namespace}url:`))
+    expect(generations).toHaveLength(1)
+    await raw.delete(generations[0]!)
+    raw.close()
+    expect(await b.get('k')).toBeUndefined()
+    await b.close()
+  })
+
+  it('an unsafe method invalidates its URL (RFC 9111 §4.4) for this process and for others past their memory tier', async () => {
+    let version = 1
+    origin.route('/inv', (req, res) => {
+      if (req.method === 'POST') version++
+      res.writeHead(200, { 'cache-control': 'max-age=600' })
+      res.end(`v${version}`)
+    })
+    const namespace = fresh()
+    const one = cached({ servers: server.address, namespace })
+    const two = cached({ servers: server.address, namespace, memoryTtlMs: 0 })
+    expect(await (await one(`${origin.url}/inv`)).text()).toBe('v1')
+    await one.cache.flush()
+    expect(await (await two(`${origin.url}/inv`)).text()).toBe('v1')
+    await (await one(`${origin.url}/inv`, { method: 'POST', body: 'change' })).text()
+    expect(await (await one(`${origin.url}/inv`)).text()).toBe('v2')
+    expect(await (await two(`${origin.url}/inv`)).text()).toBe('v2')
+    expect(origin.seen.filter((r) => r.url === '/inv').map((r) => r.method)).toEqual(['GET', 'POST', 'GET'])
   })
 
   it('a server that is down never fails a request, and each one waits at most the command timeout; caching resumes when it is back', async () => {

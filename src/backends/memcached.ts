@@ -11,13 +11,18 @@
  * - Expiry is native: each item expires when the entry becomes of no use (`deadAt`).
  * - Limits are Memcached's own: it bounds its memory (`-m`) and evicts least recently used
  *   items; `maxEntries`/`maxSize` are refused with a pointer to that.
- * - Memcached cannot list its keys: `listing` is false, and `entries()`, `deleteMatching()` and
- *   `stats()` reject with an UnsupportedError. `clear()` flushes the servers, and so only with
- *   `ownsServers: true`.
+ * - Memcached cannot list its keys: `listing` is false, and `entries()`, `stats()` and
+ *   `deleteMatching()` by expiry or age reject with an UnsupportedError. `clear()` flushes the
+ *   servers, and so only with `ownsServers: true`.
+ * - `deleteMatching({ urls })` (invalidation after an unsafe method, RFC 9111 §4.4) works
+ *   without listing: each URL has a generation item, every entry is stamped with the URL's
+ *   generation when written, and a read checks the stamp (one more round trip). Invalidating a
+ *   URL gives it a new generation; an evicted generation item also turns its entries into
+ *   misses, never back into hits.
  * - Every command has a deadline (`timeoutMs`): a slow or dead server is a BackendError, which
  *   the engine turns into a miss and reports to onError; the request never fails for it.
  */
-import { createHash } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { BackendError, ConfigError, show, UnsupportedError } from '../util/errors.js'
 import type { Backend, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { checkOptions, positive, weigh } from './limits.js'
@@ -135,6 +140,23 @@ export class MemcachedBackend implements Backend {
     return this.options.namespace + hashed(key)
   }
 
+  private urlKey(url: string): string {
+    return `${this.options.namespace}url:${hashed(url)}`
+  }
+
+  /** The URL's generation now; with `create`, one is made when it has none yet. */
+  private async urlGeneration(url: string, create: boolean): Promise<string | undefined> {
+    const k = this.urlKey(url)
+    const { value } = await this.run((c) => c.get(k), 'get URL generation')
+    if (value || !create) return value?.toString('latin1')
+    const gen = randomBytes(8).toString('hex')
+    if (await this.run((c) => c.add(k, gen), 'add URL generation')) return gen
+    // Another writer made it first: theirs it is.
+    const again = await this.run((c) => c.get(k), 'get URL generation')
+    if (!again.value) throw new BackendError(`memcached: the generation of ${url} vanished while it was made`)
+    return again.value.toString('latin1')
+  }
+
   private client(): Promise<MemcachedClient> {
     if (this.closed) return Promise.reject(new BackendError('MemcachedBackend is closed'))
     const given = this.options.client
@@ -153,6 +175,11 @@ export class MemcachedBackend implements Backend {
     const { value } = await this.run((c) => c.get(k), 'get')
     if (!value) return undefined
     const head = decodeHead(value)
+    if ((await this.urlGeneration(head.meta.url, false)) !== head.urlGen) {
+      // Its URL was invalidated since (or its generation evicted): gone, as if deleted.
+      await this.run((c) => c.delete(k), 'delete').catch(() => {})
+      return undefined
+    }
     // A copy: the client's buffer may hold other responses read in the same chunk.
     if (head.parts === 1) return { meta: head.meta, body: Buffer.from(head.first) }
     const chunks: Buffer[] = [head.first]
@@ -176,7 +203,8 @@ export class MemcachedBackend implements Backend {
   async set(key: string, record: CacheRecord): Promise<void> {
     const k = this.itemKey(key)
     const capacity = this.options.maxItemSize - ITEM_OVERHEAD
-    const entry = weigh(record.meta, record.body.byteLength) <= this.options.maxEntrySize ? encodeEntry(record, capacity) : undefined
+    const fits = weigh(record.meta, record.body.byteLength) <= this.options.maxEntrySize
+    const entry = fits ? encodeEntry(record, capacity, (await this.urlGeneration(record.meta.url, true))!) : undefined
     if (!entry) {
       // Too large to keep: the old value is outdated either way, so it goes.
       await this.run((c) => c.delete(k), 'delete')
@@ -198,9 +226,15 @@ export class MemcachedBackend implements Backend {
     return results.filter((deleted) => deleted === true).length
   }
 
-  async deleteMatching(_filter: EntryFilter): Promise<number> {
+  /**
+   * Only `{ urls }`: each URL gets a new generation, and every entry written under the old one
+   * becomes a miss. How many entries that was is unknown without listing: resolves 0.
+   */
+  async deleteMatching(filter: EntryFilter): Promise<number> {
     await this.client()
-    throw unsupported('deleting entries by URL, expiry or age')
+    if (filter.expiredAt !== undefined || filter.createdBefore !== undefined || filter.urls === undefined) throw unsupported('deleting entries by expiry or age')
+    await Promise.all([...new Set(filter.urls)].map((url) => this.run((c) => c.set(this.urlKey(url), randomBytes(8).toString('hex')), 'set URL generation')))
+    return 0
   }
 
   async *entries(_filter?: EntryFilter): AsyncIterable<[string, EntryMeta]> {
