@@ -312,6 +312,15 @@ describe.runIf(available)('what a store without listing cannot do, said plainly'
       expect(await cli('get', `${origin.url}/cli-get`)).toBe(0)
       expect(stdout).toMatch(/fetchcache; hit/)
       expect(origin.count('/cli-get')).toBe(1)
+      // The key, as this library computes it: the same cache in this process (a hit).
+      const f = createCachedFetch(options())
+      const key = cacheInfo(await f(`${origin.url}/cli-get`))?.key
+      await f.cache.close()
+      expect(key).toBeDefined()
+      expect(await cli('show', key!)).toBe(0)
+      expect(stdout).toContain(`GET ${origin.url}/cli-get`)
+      expect(await cli('show', `${origin.url}/cli-get`)).toBe(2)
+      expect(stderr).toMatch(/entries\(\) is not supported by the memcached backend/)
     })
   })
 })
