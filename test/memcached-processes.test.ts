@@ -6,7 +6,9 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { memcachedAvailable, type MemcachedServer, startMemcached } from './helpers/memcached.js'
 import { type Origin, startOrigin } from './helpers/origin.js'
@@ -16,12 +18,14 @@ const PROCESSES = 4
 const REQUESTS = 500
 const URLS = 50
 const available = memcachedAvailable()
+// A build of its own beside node_modules: dist/ may be rebuilt by another test file meanwhile.
+const build = join(root, 'node_modules', '.fetchcache-memcached', `test-${process.pid}`)
 let origin: Origin
 let server: MemcachedServer
 
 beforeAll(async () => {
   if (!available) return
-  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root })
+  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', build], { cwd: root })
   server = await startMemcached()
   origin = await startOrigin()
   for (let i = 0; i < URLS; i++) {
@@ -38,6 +42,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await origin?.close()
   await server?.stop()
+  rmSync(build, { recursive: true, force: true })
 })
 
 interface WorkerResult {
@@ -54,6 +59,7 @@ function runWorker(seed: number): Promise<WorkerResult> {
   return new Promise((ok, fail) => {
     const child = spawn(process.execPath, [join(root, 'test/workers/stress-worker.mjs'), origin.url, 'memcached', 'unused', String(REQUESTS), String(URLS), '16', String(seed), extra], {
       stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, FETCHCACHE_DIST: pathToFileURL(join(build, 'index.js')).href },
     })
     let out = ''
     child.stdout.on('data', (c: Buffer) => (out += c.toString()))

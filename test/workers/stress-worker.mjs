@@ -1,7 +1,8 @@
 // One process of the multi-process stress test: N requests over a set of URLs through one
 // shared cache, checking every body against the origin's known bytes. Prints one JSON line.
 import { createHash } from 'node:crypto'
-import { createCachedFetch } from '../../dist/index.js'
+// FETCHCACHE_DIST: a build of the test's own (a file URL of its index.js) instead of dist/.
+const { createCachedFetch } = await import(process.env.FETCHCACHE_DIST ?? '../../dist/index.js')
 
 const [base, backend, name, total, urls, concurrency, seed, extra = '{}'] = process.argv.slice(2)
 const expected = (i) => createHash('sha256').update(`body-${i}`).digest('hex')
