@@ -18,6 +18,8 @@ export type { SQLiteBackendOptions } from './backends/sqlite.js'
 export { FileBackend } from './backends/file.js'
 export type { FileBackendOptions } from './backends/file.js'
 export { TieredBackend } from './backends/tiered.js'
+export { MemcachedBackend } from './backends/memcached.js'
+export type { MemcachedBackendOptions, MemcachedClient } from './backends/memcached.js'
 export type { TieredBackendOptions } from './backends/tiered.js'
 export type { BackendLimits } from './backends/limits.js'
 export { checkBackend } from './backends/contract.js'
@@ -26,9 +28,11 @@ export type { Backend, BackendLeases, BackendMaintenance, BackendStats, CacheRec
 export { NEVER_EXPIRE, EXPIRE_IMMEDIATELY, DO_NOT_CACHE } from './config/expiry.js'
 export type { ExpireAfter } from './config/expiry.js'
 export { FetchCacheError, ConfigError, BackendError, CorruptEntryError } from './util/errors.js'
+export { UnsupportedError } from './util/errors.js'
 export type {
   CacheInfo,
   CacheOptions,
+  MemcachedCacheOptions,
   PerRequestOptions,
   RequestInfoForKey,
   UrlPattern,

@@ -124,8 +124,9 @@ export interface Backend {
   /** Optional capability: space reclamation, reached through `Cache.vacuum()`. */
   readonly maintenance?: BackendMaintenance | undefined
   /**
-   * `false` for a store that cannot enumerate its keys (Memcached): `entries`, `deleteMatching`
-   * and `stats` then reject with an `UnsupportedError`, and the Cache says so instead of
+   * `false` for a store that cannot enumerate its keys (Memcached): `entries`, `stats` and the
+   * `deleteMatching` filters it cannot answer (Memcached answers `urls` alone, resolving 0 as
+   * it cannot count) reject with an `UnsupportedError`, and the Cache says so instead of
    * answering wrong. Absent: listing works.
    */
   readonly listing?: boolean | undefined

@@ -2,7 +2,7 @@
 import { BackendError } from '../util/errors.js'
 import type { Backend, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { matchesFilter } from './filter.js'
-import { checkOptions, fits, isDead, LIMIT_OPTIONS, type Limits, resolveLimits, weigh } from './limits.js'
+import { checkOptions, fits, isDead, LIMIT_OPTIONS, type Limits, positive, resolveLimits, weigh } from './limits.js'
 
 export interface MemoryBackendOptions {
   /** Most entries kept; the least recently used go first. Default: unbounded. */
@@ -11,17 +11,25 @@ export interface MemoryBackendOptions {
   maxSize?: number
   /** Largest entry (body and metadata) stored; larger ones are silently not stored. Default: maxSize. */
   maxEntrySize?: number
+  /**
+   * Milliseconds an entry is kept after it was stored here, however often it is read. A tier in
+   * front of a store other processes change (Memcached) uses it to bound how long this process
+   * may serve what another has replaced or deleted. Default: no limit.
+   */
+  maxAgeMs?: number
 }
 
 export class MemoryBackend implements Backend {
-  private readonly map = new Map<string, { record: CacheRecord; weight: number }>()
+  private readonly map = new Map<string, { record: CacheRecord; weight: number; storedAt: number }>()
   private bytes = 0
   private closed = false
   private readonly limits: Limits
+  private readonly maxAgeMs: number
 
   constructor(options: MemoryBackendOptions = {}) {
-    const o = checkOptions(options, LIMIT_OPTIONS, 'MemoryBackend')
+    const o = checkOptions(options, [...LIMIT_OPTIONS, 'maxAgeMs'], 'MemoryBackend')
     this.limits = resolveLimits(o, 'MemoryBackend', { maxSize: 256 * 1024 * 1024 })
+    this.maxAgeMs = positive(o.maxAgeMs, 'MemoryBackend maxAgeMs', Infinity)
   }
 
   get size(): number {
@@ -40,6 +48,10 @@ export class MemoryBackend implements Backend {
     this.open()
     const slot = this.map.get(key)
     if (!slot) return undefined
+    if (this.maxAgeMs !== Infinity && Date.now() - slot.storedAt >= this.maxAgeMs) {
+      this.remove(key)
+      return undefined
+    }
     // Re-insert: Map iteration order is the LRU order, oldest first.
     this.map.delete(key)
     this.map.set(key, slot)
@@ -60,7 +72,7 @@ export class MemoryBackend implements Backend {
     // The old value is outdated either way; a new one too large to keep replaces it with nothing.
     this.remove(key)
     if (!fits(weight, this.limits)) return
-    this.map.set(key, { record, weight })
+    this.map.set(key, { record, weight, storedAt: Date.now() })
     this.bytes += weight
     this.evict(key)
   }

@@ -61,7 +61,7 @@ export async function run(argv: readonly string[]): Promise<ExitCode> {
       return error.code
     }
     // Bad option values and unreadable HAR files are the caller's input; anything else is a failure.
-    const input = error instanceof FetchCacheError && (error.code === 'ERR_FETCHCACHE_CONFIG' || error.code === 'ERR_FETCHCACHE_HAR')
+    const input = error instanceof FetchCacheError && ['ERR_FETCHCACHE_CONFIG', 'ERR_FETCHCACHE_HAR', 'ERR_FETCHCACHE_UNSUPPORTED'].includes(error.code)
     process.stderr.write(`error: ${message(error)}\n`)
     if (process.env.FETCHCACHE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`)
     return input ? EXIT.USAGE : EXIT.FAILED

@@ -11,12 +11,14 @@ import type { CacheOptions } from '../config/types.js'
 import type { Backend } from '../backends/contract.js'
 import { usage } from './errors.js'
 
-export const BACKENDS = ['sqlite', 'filesystem'] as const
+export const BACKENDS = ['sqlite', 'filesystem', 'memcached'] as const
 export type BackendName = (typeof BACKENDS)[number]
 
 export interface StoreArgs {
   cache: string
   backend?: BackendName
+  /** With --backend memcached: the servers. */
+  memcached?: string
 }
 
 export interface Store {
@@ -46,6 +48,11 @@ export function resolveStore(args: StoreArgs): Target {
   const path = args.cache
   if (path === '') throw usage('--cache: expected a path')
   const backend: BackendName = args.backend ?? (kind(path) === 'folder' ? 'filesystem' : 'sqlite')
+  if (backend === 'memcached') {
+    // No memory tier: each command reads the servers as they are now.
+    const servers = args.memcached ?? '127.0.0.1:11211'
+    return { path: servers, backend, options: { backend, memcached: { servers, memoryTtlMs: 0 } } }
+  }
   if (backend === 'filesystem') {
     return { path, backend, options: { name: path, backend: 'filesystem' } }
   }

@@ -3,12 +3,15 @@ import { rejectUnknownOptions } from '../util/check.js'
 import { ConfigError, show } from '../util/errors.js'
 import { type Expiry, parseDuration, parseExpiry } from './expiry.js'
 import { compilePattern } from '../util/glob.js'
-import type { Backend, CacheOptions, HeaderMap, PerRequestOptions, RequestInfoForKey } from './types.js'
+import type { Backend, CacheOptions, HeaderMap, MemcachedCacheOptions, PerRequestOptions, RequestInfoForKey } from './types.js'
+import { memcachedOption } from './memcached.js'
 
 /** Validated, normalised options: built once, read on every request. */
 export interface Settings {
   name: string
-  backend: 'sqlite' | 'filesystem' | 'memory' | Backend
+  backend: 'sqlite' | 'filesystem' | 'memory' | 'memcached' | Backend
+  /** With backend 'memcached': its options, checked. */
+  memcached: MemcachedCacheOptions | undefined
   expireAfter: Expiry | undefined
   urlsExpireAfter: ReadonlyArray<readonly [RegExp, Expiry]>
   cacheControl: boolean
@@ -47,6 +50,7 @@ const CACHE_OPTION_NAMES = new Set<string>([
   'name', 'backend', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'allowableMethods',
   'allowableCodes', 'matchHeaders', 'ignoredParameters', 'keyFn', 'filter', 'staleIfError',
   'staleWhileRevalidate', 'onlyIfCached', 'readOnly', 'maxEntrySize', 'lockTimeout', 'onError',
+  'memcached',
 ])
 export const REQUEST_OPTION_NAMES = new Set<string>(['expireAfter', 'refresh', 'forceRefresh', 'onlyIfCached'])
 
@@ -98,9 +102,9 @@ function urlExpiries(value: unknown): Array<readonly [RegExp, Expiry]> {
 
 function backendOption(value: unknown): Settings['backend'] {
   if (value === undefined) return 'sqlite'
-  if (value === 'sqlite' || value === 'filesystem' || value === 'memory') return value
+  if (value === 'sqlite' || value === 'filesystem' || value === 'memory' || value === 'memcached') return value
   if (typeof value === 'object' && value !== null) return checkBackend(value, 'backend')
-  throw new ConfigError(`backend: expected 'sqlite', 'filesystem', 'memory' or a Backend instance; got ${show(value)}`)
+  throw new ConfigError(`backend: expected 'sqlite', 'filesystem', 'memory', 'memcached' or a Backend instance; got ${show(value)}`)
 }
 
 export function resolveSettings(options: CacheOptions = {}): Settings {
@@ -129,9 +133,11 @@ export function resolveSettings(options: CacheOptions = {}): Settings {
     throw new ConfigError(`maxEntrySize: expected a whole number of bytes; got ${show(maxEntrySize)}`)
   }
   const onError = fn<(e: unknown) => void>(o.onError, 'onError')
+  const backend = backendOption(o.backend)
   return Object.freeze({
     name: (o.name as string | undefined) ?? 'http_cache',
-    backend: backendOption(o.backend),
+    backend,
+    memcached: memcachedOption(o.memcached, backend === 'memcached'),
     expireAfter: o.expireAfter === undefined ? undefined : parseExpiry(o.expireAfter, 'expireAfter'),
     urlsExpireAfter: urlExpiries(o.urlsExpireAfter),
     cacheControl: bool(o.cacheControl, 'cacheControl', true),

@@ -1,6 +1,7 @@
 import type { ExpireAfter } from './expiry.js'
 
 import type { Backend, HeaderMap } from '../backends/contract.js'
+import type { MemcachedBackendOptions } from '../backends/memcached.js'
 
 export type { Backend, HeaderMap }
 
@@ -28,7 +29,12 @@ export interface PerRequestOptions {
 export interface CacheOptions {
   /** Base name of the store: `<name>.sqlite` for SQLite. Default `http_cache`. */
   name?: string
-  backend?: 'sqlite' | 'filesystem' | 'memory' | Backend
+  backend?: 'sqlite' | 'filesystem' | 'memory' | 'memcached' | Backend
+  /**
+   * With `backend: 'memcached'`: the servers (`'host:port'`, a comma-separated list or an
+   * array), or MemcachedBackend's options plus `memoryTtlMs`.
+   */
+  memcached?: string | readonly string[] | MemcachedCacheOptions
   expireAfter?: ExpireAfter
   urlsExpireAfter?: Record<string, ExpireAfter> | ReadonlyArray<readonly [UrlPattern, ExpireAfter]>
   cacheControl?: boolean
@@ -46,6 +52,16 @@ export interface CacheOptions {
   /** How long a process waits for another process fetching the same URL (seconds or '5s'). Default 10 s. */
   lockTimeout?: number | string
   onError?: (error: unknown) => void
+}
+
+/** `backend: 'memcached'`: MemcachedBackend's options and its per-process memory tier. */
+export interface MemcachedCacheOptions extends MemcachedBackendOptions {
+  /**
+   * Milliseconds this process keeps an entry in its memory tier before asking Memcached again:
+   * how long it may serve what another process has since replaced or deleted (Memcached has no
+   * way to tell it). Default 5000; 0: no memory tier.
+   */
+  memoryTtlMs?: number
 }
 
 /** What `cacheInfo(response)` tells about a response. */

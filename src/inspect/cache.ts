@@ -6,7 +6,7 @@
 import { isExpired } from '../rules/decide-read.js'
 import { staleWindows } from '../rules/decide-write.js'
 import type { Engine } from '../pipeline/engine.js'
-import { ConfigError } from '../util/errors.js'
+import { ConfigError, UnsupportedError } from '../util/errors.js'
 import { type ExpireAfter, DO_NOT_CACHE, expiresAtFor, parseDuration, parseExpiry } from '../config/expiry.js'
 import { compilePattern, matchesPattern } from '../util/glob.js'
 import { toHar } from './har/export.js'
@@ -16,7 +16,8 @@ import { normalizeUrl } from '../pipeline/prepare/normalize.js'
 import { responseFrom } from '../pipeline/respond/response.js'
 import { admit } from '../pipeline/admit.js'
 import type { Counts } from '../pipeline/stats.js'
-import type { CacheRecord, EntryFilter, EntryMeta } from '../backends/contract.js'
+import type { Backend, CacheRecord, EntryFilter, EntryMeta } from '../backends/contract.js'
+import { requestKey } from '../pipeline/prepare/key.js'
 import type { CacheFilter, CacheStats, DeleteOptions, HostStats, StoreCounts, StoreRequest, StoreResponse, StoreResult } from './types.js'
 
 function list<T>(value: T | readonly T[] | undefined): readonly T[] | undefined {
@@ -37,6 +38,12 @@ function zeroCounts(): Counts & { hitRatio: number } {
   return { hits: 0, misses: 0, revalidations: 0, staleServed: 0, stores: 0, errors: 0, hitRatio: 0 }
 }
 
+/** `memcached` for a MemcachedBackend, alone or behind a memory tier: how errors name a backend. */
+function backendName(backend: Backend): string {
+  const store = (backend as { back?: Backend }).back ?? backend
+  return store.constructor.name.replace(/Backend$/, '').toLowerCase() || 'this'
+}
+
 /** How many keys one backend.delete() call takes, so progress can be reported between them. */
 const DELETE_BATCH = 500
 
@@ -52,7 +59,10 @@ export class Cache {
   async get(keyOrUrl: string): Promise<Response | undefined> {
     const { backend } = this.engine
     let record = await this.getEntry(keyOrUrl).catch(() => undefined)
-    if (record?.meta.kind !== 'response') {
+    if (record?.meta.kind !== 'response' && backend.listing === false) {
+      // Without listing, a URL is found at the key a plain GET of it has (no Vary variants).
+      record = await this.getByGetKey(keyOrUrl)
+    } else if (record?.meta.kind !== 'response') {
       // A Vary marker's key stands for its URL.
       const urls = record ? [record.meta.url] : this.urlForms([keyOrUrl])
       record = undefined
@@ -112,8 +122,23 @@ export class Cache {
     return reason === undefined ? { stored: true } : { stored: false, reason }
   }
 
+  private async getByGetKey(url: string): Promise<CacheRecord | undefined> {
+    for (const form of this.urlForms([url])) {
+      let key: string
+      try {
+        key = requestKey({ method: 'GET', url: form, headers: {}, body: undefined }, this.engine.settings).key
+      } catch {
+        continue
+      }
+      const record = await this.engine.backend.get(key).catch(() => undefined)
+      if (record?.meta.kind === 'response' && record.meta.method === 'GET') return record
+    }
+    return undefined
+  }
+
   /** Stored responses (Vary markers left out) that match every field of the filter. */
   async *entries(filter: CacheFilter = {}): AsyncIterable<EntryMeta> {
+    this.needListing('entries()')
     const now = this.now()
     const { backendFilter, matches } = this.compile(filter, now)
     for await (const [, meta] of this.engine.backend.entries(backendFilter)) {
@@ -134,6 +159,7 @@ export class Cache {
 
   /** The distinct URLs of the stored responses that match the filter, sorted. */
   async urls(filter?: CacheFilter): Promise<string[]> {
+    this.needListing('urls()')
     const out = new Set<string>()
     for await (const meta of this.entries(filter)) out.add(meta.url)
     return [...out].sort()
@@ -148,6 +174,7 @@ export class Cache {
     const { backend } = this.engine
     const now = this.now()
     const filters: EntryFilter[] = []
+    if (options.urls?.length || options.expired || options.olderThan !== undefined) this.needListing('delete() by URL, expiry or age')
     if (options.urls?.length) filters.push({ urls: this.urlForms(options.urls) })
     if (options.expired) filters.push({ expiredAt: now })
     if (options.olderThan !== undefined) filters.push({ createdBefore: now - parseDuration(options.olderThan, 'olderThan', '7d') * 1000 })
@@ -217,6 +244,7 @@ export class Cache {
     const { backend } = this.engine
     const now = this.now()
     const expiresAt = expiresAtFor(expiry, now)
+    this.needListing('resetExpiration()')
     let n = 0
     for await (const [key, meta] of backend.entries()) {
       if (meta.kind !== 'response') continue
@@ -236,6 +264,7 @@ export class Cache {
    * process's engine counted (hits, misses, revalidations, stale served, stores, errors).
    */
   async stats(): Promise<CacheStats> {
+    this.needListing('stats()')
     const counters = this.engine.stats.snapshot()
     const now = this.now()
     const store: StoreCounts = { entries: 0, bytes: 0, expired: 0 }
@@ -262,7 +291,8 @@ export class Cache {
   }
 
   /** The stored responses that match the filter as a HAR 1.2 document (see har/export.ts). */
-  toHar(filter?: CacheFilter, onProgress?: (done: number) => void): Promise<Har> {
+  async toHar(filter?: CacheFilter, onProgress?: (done: number) => void): Promise<Har> {
+    this.needListing('HAR export')
     return toHar(this, filter, onProgress)
   }
 
@@ -293,6 +323,17 @@ export class Cache {
 
   close(): Promise<void> {
     return this.engine.close()
+  }
+
+  /**
+   * Listing, filters and store counts need a backend that can enumerate its keys; Memcached
+   * cannot, and a partial answer would be a wrong one.
+   */
+  private needListing(what: string): void {
+    const { backend } = this.engine
+    if (backend.listing === false) {
+      throw new UnsupportedError(`${what} is not supported by the ${backendName(backend)} backend: it cannot list its keys`)
+    }
   }
 
   /** URLs as given and as stored (normalised, ignored parameters removed). */

@@ -29,6 +29,16 @@ export class CorruptEntryError extends FetchCacheError {
   }
 }
 
+/**
+ * The backend cannot do this at all (Memcached cannot list its keys): the Cache says so rather
+ * than answering wrong. The message names the operation and the backend.
+ */
+export class UnsupportedError extends FetchCacheError {
+  constructor(message: string) {
+    super('ERR_FETCHCACHE_UNSUPPORTED', message)
+  }
+}
+
 /** Renders a user-supplied value for an error message. */
 export function show(value: unknown): string {
   if (typeof value === 'string') return `'${value}'`

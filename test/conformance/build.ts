@@ -16,7 +16,7 @@ export interface Build {
   cleanup(): void
 }
 
-export function buildBackends(entries: readonly string[] = ['src/backends/sqlite.ts', 'src/backends/file.ts']): Build {
+export function buildBackends(entries: readonly string[] = ['src/backends/sqlite.ts', 'src/backends/file.ts', 'src/backends/memcached.ts']): Build {
   const dir = join(root, 'node_modules', '.cache', `fetchcache-conformance-${process.pid}-${Date.now()}`)
   const queue = entries.map((e) => join(root, e))
   const done = new Set<string>()

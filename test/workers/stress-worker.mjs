@@ -1,15 +1,17 @@
 // One process of the multi-process stress test: N requests over a set of URLs through one
 // shared cache, checking every body against the origin's known bytes. Prints one JSON line.
 import { createHash } from 'node:crypto'
-import { createCachedFetch } from '../../dist/index.js'
+// FETCHCACHE_DIST: a build of the test's own (a file URL of its index.js) instead of dist/.
+const { createCachedFetch } = await import(process.env.FETCHCACHE_DIST ?? '../../dist/index.js')
 
-const [base, backend, name, total, urls, concurrency, seed] = process.argv.slice(2)
+const [base, backend, name, total, urls, concurrency, seed, extra = '{}'] = process.argv.slice(2)
 const expected = (i) => createHash('sha256').update(`body-${i}`).digest('hex')
 let state = Number(seed)
 const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
 
 const errors = []
-const f = createCachedFetch({ backend, name, onError: (e) => errors.push(String(e?.cause ?? e)) })
+// `extra`: more cache options as JSON (e.g. the memcached servers).
+const f = createCachedFetch({ backend, name, ...JSON.parse(extra), onError: (e) => errors.push(String(e?.cause ?? e)) })
 let next = 0
 let mismatches = 0
 let failures = 0
