@@ -57,7 +57,7 @@ function splitInit(input: string | URL | Request, init: CachedRequestInit | unde
 /** Request headers as Node's fetch will send them, so the fast path keys like the interceptor. */
 function fetchHeaders(https: boolean, input: string | URL | Request, init: RequestInit): Record<string, string> {
   const source = init.headers ?? (input instanceof Request ? input.headers : undefined)
-  const headers = headerRecord(source instanceof Headers ? [...source] : (source as Record<string, string> | undefined))
+  const headers = headerRecord(source as Record<string, string> | Iterable<[string, string]> | undefined)
   headers.accept ??= '*/*'
   headers['accept-language'] ??= '*'
   headers['sec-fetch-mode'] ??= 'cors'

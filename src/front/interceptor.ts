@@ -15,7 +15,8 @@ import { appendCacheStatus, type Engine, type Prepared } from '../pipeline/engin
 import { ForwardHandler, type ForwardOptions } from '../pipeline/handlers/forward.js'
 import { InvalidateHandler } from '../pipeline/handlers/invalidate.js'
 import { fail, serve, serveRecord } from '../pipeline/handlers/serve.js'
-import { dispatchUrl, headerRecord, readBody } from '../pipeline/request.js'
+import { dispatchUrl, headerRecord, readBody, usableOrigin } from '../pipeline/request.js'
+import { dispatchLearningOrigin, learnedOrigin } from './dispatcher-origin.js'
 import { currentScope, type Scope } from './scope.js'
 import type { CacheOptions } from '../config/types.js'
 import type { CacheRecord } from '../backends/contract.js'
@@ -48,6 +49,12 @@ function intercept(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
   const scope = currentScope()
   const method = (opts.method ?? 'GET').toUpperCase()
   if (scope?.disabled || opts.upgrade || method === 'CONNECT') return next(opts, handler)
+  if (usableOrigin(opts.origin) === undefined) {
+    // A Client or Pool with a path-only request: the origin is the dispatcher's (see dispatcher-origin.ts).
+    const known = learnedOrigin(next)
+    if (known === undefined) return dispatchLearningOrigin(next, opts, handler, (origin) => firstHandler(engine, { ...opts, origin }, handler, method, scope))
+    opts = { ...opts, origin: known }
+  }
   if (!engine.settings.allowableMethods.has(method)) {
     // RFC 9111 §4.4: unsafe methods (RFC 9110 §9.2.1: not GET, HEAD, OPTIONS, TRACE) pass
     // through, then invalidate what they changed.
@@ -58,6 +65,24 @@ function intercept(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
     fail(handler, error as Error)
   })
   return true
+}
+
+/**
+ * The handler for the first path-only request through a dispatcher, once undici has told us its
+ * origin: it was sent without a lookup, but its response is stored (or invalidates) as usual.
+ */
+function firstHandler(engine: Engine, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: Scope | undefined): Dispatcher.DispatchHandler {
+  try {
+    const url = dispatchUrl(opts)
+    if (!engine.settings.allowableMethods.has(method)) return SAFE.has(method) ? handler : new InvalidateHandler(engine, url, handler)
+    if (opts.body !== undefined && opts.body !== null) return handler
+    const prepared = engine.prepare({ method, url, headers: headerRecord(opts.headers), body: undefined }, scope)
+    if ('bypass' in prepared) return handler
+    return new ForwardHandler(engine, prepared, handler, { record: undefined, revalidating: false, fwd: 'uri-miss' })
+  } catch (error) {
+    engine.report(error)
+    return handler
+  }
 }
 
 async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: Scope | undefined, collapsed?: Forward): Promise<void> {

@@ -14,6 +14,7 @@ import { CREDENTIAL_HEADERS, requestKey, variantKey } from './key.js'
 import { normalizeUrl, redactHeaders } from './normalize.js'
 import type { RequestOptions, Settings } from '../config/options.js'
 import { mergeHeaders, validatorHeaders } from '../rules/policy.js'
+import { varyMatches } from '../rules/vary.js'
 import type { Scope } from '../front/scope.js'
 import { Flights } from './flights.js'
 import { Leases } from './leases.js'
@@ -152,7 +153,7 @@ export class Engine {
       record = undefined
     }
     // RFC 9111 §4.1: a stored response is used only if the fields its Vary names match.
-    if (record && record.meta.vary.some((name) => record!.meta.requestHeaders[name] !== p.headers[name])) record = undefined
+    if (record && !varyMatches(record.meta.vary, record.meta.requestHeaders, p.headers)) record = undefined
     let action = decideRead({ entry: record?.meta, ...requestDirectives(p.headers), modes: p.modes, now: this.now() })
     // RFC 9211 §2.2: the URI is stored, but no variant matches this request's Vary fields.
     if (varyMiss && action.action === 'fetch') action = { ...action, fwd: 'vary-miss', reason: 'no stored variant matches Vary' }

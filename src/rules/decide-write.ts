@@ -9,6 +9,7 @@ import { matchesPattern } from '../util/glob.js'
 import type { RequestOptions, Settings } from '../config/options.js'
 import { freshness, hasValidator } from './policy.js'
 import type { HeaderMap } from '../backends/contract.js'
+import { isFieldName } from './vary.js'
 
 export interface WriteInput {
   method: string
@@ -45,10 +46,18 @@ export function configuredExpiry(url: string, settings: Settings, options: Reque
   return settings.expireAfter
 }
 
+/**
+ * The field names a response's Vary lists (RFC 9110 §12.5.5: `#( "*" / field-name )`), sorted.
+ * A value that does not parse as that list (`accept-language user-agent`, no comma) names no
+ * field a request sends, so reading it literally would match every request: it is read as
+ * `*` instead (RFC 9111 §4.1: never reused), the one safe reading.
+ */
 export function varyNames(headers: HeaderMap): string[] {
   const v = headerValue(headers, 'vary')
   if (v === undefined) return []
-  return v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '').sort()
+  const names = v.split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '')
+  if (names.some((name) => !isFieldName(name))) return ['*']
+  return names.sort()
 }
 
 function window(directive: number | undefined, option: number, expiresAt: number | null): number | null {
