@@ -7,7 +7,8 @@ import { headerValue, parseCacheControl, seconds } from './cache-control.js'
 import { DO_NOT_CACHE, type Expiry, expiresAtFor } from '../config/expiry.js'
 import { matchesPattern } from '../util/glob.js'
 import type { RequestOptions, Settings } from '../config/options.js'
-import { freshness, hasValidator } from './policy.js'
+import { hasValidator } from './policy.js'
+import { freshness } from './freshness.js'
 import type { HeaderMap } from '../backends/contract.js'
 import { isFieldName } from './vary.js'
 
@@ -98,7 +99,7 @@ export function decideWrite(input: WriteInput): WriteDecision {
   let mustRevalidate = false
   let reason: string
   if (settings.cacheControl) {
-    const f = freshness(input.method, input.url, input.requestHeaders, status, headers, now)
+    const f = freshness(status, headers, now, rescc)
     initialAge = f.initialAge
     // §5.2.2.4 no-cache (and §5.4 Pragma: no-cache without Cache-Control): store, revalidate before each use.
     const noCache = rescc.has('no-cache') || (headers['cache-control'] === undefined && /no-cache/i.test(headerValue(headers, 'pragma') ?? ''))
@@ -120,7 +121,7 @@ export function decideWrite(input: WriteInput): WriteDecision {
       expiresAt = expiresAtFor(configured, now)
       reason = 'expireAfter'
     } else {
-      // §4.2.2 heuristic freshness (10% of the time since Last-Modified), as http-cache-semantics computes it.
+      // §4.2.2 heuristic freshness (10% of the time since Last-Modified; freshness.ts).
       expiresAt = now + Math.max(0, f.lifetime - initialAge) * 1000
       reason = `heuristic freshness ${Math.round(f.lifetime)}s`
       if (f.lifetime <= 0 && !hasValidator(headers) && settings.staleIfError === 0) {

@@ -1,11 +1,11 @@
 /**
- * The one module that wraps http-cache-semantics. It answers the questions whose rules the
- * library already encodes (freshness lifetime with heuristics, Age, validators); the decision
- * functions in decide-*.ts turn the answers into actions.
+ * The one module that wraps http-cache-semantics, for the conditional request headers it builds
+ * from a stored response (validators). Freshness and Age are computed in freshness.ts: the
+ * library's readings of invalid values made responses fresh (see there).
  */
 import { createRequire } from 'node:module'
 import type CachePolicy from 'http-cache-semantics'
-import { headerValue, parseCacheControl } from './cache-control.js'
+import { headerValue } from './cache-control.js'
 import type { EntryMeta, HeaderMap } from '../backends/contract.js'
 
 /**
@@ -49,24 +49,6 @@ function policyFor(method: string, url: string, requestHeaders: Record<string, s
     { status: UNDERSTOOD.has(status) ? status : 200, headers: plain(headers) },
     { shared: false },
   )
-}
-
-export interface Freshness {
-  /** The response states its own lifetime: max-age or Expires (RFC 9111 §4.2.1). */
-  explicit: boolean
-  /** Freshness lifetime in seconds, explicit or heuristic (§4.2.2). */
-  lifetime: number
-  /** Age the response had on arrival, from its Age header (§4.2.3), in seconds. */
-  initialAge: number
-}
-
-export function freshness(method: string, url: string, requestHeaders: Record<string, string>, status: number, headers: HeaderMap, now: number): Freshness {
-  const policy = policyFor(method, url, requestHeaders, status, headers, now)
-  const cc = parseCacheControl(headers['cache-control'])
-  const explicit = cc.has('max-age') || headers.expires !== undefined
-  // maxAge() is 0 for responses it deems unstorable (e.g. 200s to methods it would not cache);
-  // the caller has already decided storability, so only the lifetime matters here.
-  return { explicit, lifetime: policy.maxAge(), initialAge: policy.age() }
 }
 
 export function hasValidator(headers: HeaderMap): boolean {
