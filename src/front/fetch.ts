@@ -15,6 +15,7 @@ import { engineInterceptor } from './interceptor.js'
 import { nativeFetch } from './native.js'
 import { resolveRequestOptions } from '../config/options.js'
 import { headerRecord } from '../pipeline/request.js'
+import { withLegacyHandlers } from './legacy-handler.js'
 import { responseFrom } from '../pipeline/response.js'
 import { currentScope, mergeScopes, runInScope, type Scope } from './scope.js'
 import type { CacheOptions, PerRequestOptions } from '../config/types.js'
@@ -111,6 +112,8 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
 /** A cached fetch over an engine; misses go to `base` with the cache dispatcher. */
 export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fetch = nativeFetch): CachedFetch {
   const composed = new WeakMap<object, Dispatcher>()
+  // Node's fetch speaks old-style handlers to its dispatcher (legacy-handler.ts).
+  const viaCache = withLegacyHandlers(dispatcher)
   const cachedFetch = async (input: string | URL | Request, init?: CachedRequestInit): Promise<Response> => {
     const { scope, rest } = splitInit(input, init)
     const outer = currentScope()
@@ -121,9 +124,9 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fe
     }
     // A caller's own dispatcher keeps working, with the cache composed onto it.
     const own = (rest as unknown as { dispatcher?: unknown }).dispatcher
-    let via = dispatcher
+    let via = viaCache
     if (own instanceof Dispatcher) {
-      via = composed.get(own) ?? own.compose(engineInterceptor(engine))
+      via = composed.get(own) ?? withLegacyHandlers(own.compose(engineInterceptor(engine)))
       composed.set(own, via)
     }
     const forward = () => base(input, { ...rest, dispatcher: via } as unknown as RequestInit)

@@ -313,8 +313,12 @@ export class Engine {
   }
 }
 
-/** Hop-by-hop fields describe one connection and are never stored (RFC 9111 §3.1). */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authorization'])
+/**
+ * Fields never stored (RFC 9111 §3.1): hop-by-hop and connection-specific fields (RFC 9110
+ * §7.6.1), and "Proxy-Authenticate, Proxy-Authentication-Info, Proxy-Authorization", which
+ * belong to the connection with a proxy, not to the response.
+ */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authentication-info', 'proxy-authorization'])
 
 export function stripHopByHop(headers: HeaderMap): HeaderMap {
   const out: HeaderMap = {}

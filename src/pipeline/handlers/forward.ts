@@ -137,15 +137,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
   onResponseEnd(upstream: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
     const controller = this.caller(upstream)
     const { flight } = this.opts
-    if (this.mode === 'cached' && this.served) {
-      this.mode = 'done'
-      const served = this.served
-      void this.written.then(() => flight?.resolve({ kind: 'stored' }))
-      const body = this.p.method === 'HEAD' ? new Uint8Array(0) : served.body
-      if (body.byteLength > 0) this.downstream.onResponseData?.(controller, Buffer.from(body.buffer, body.byteOffset, body.byteLength))
-      this.downstream.onResponseEnd?.(controller, {})
-      return
-    }
+    if (this.mode === 'cached' && this.served) return this.finishCached(controller)
     if (this.mode === 'retry') {
       this.mode = 'done'
       this.opts.retry?.(flight)
@@ -170,9 +162,27 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     this.downstream.onResponseEnd?.(controller, trailers)
   }
 
+  /** Deliver the stored body after a 304 that refreshed it (RFC 9111 §4.3.4). */
+  private finishCached(controller: Dispatcher.DispatchController): void {
+    this.mode = 'done'
+    const served = this.served!
+    const { flight } = this.opts
+    void this.written.then(() => flight?.resolve({ kind: 'stored' }))
+    const body = this.p.method === 'HEAD' ? new Uint8Array(0) : served.body
+    if (body.byteLength > 0) this.downstream.onResponseData?.(controller, Buffer.from(body.buffer, body.byteOffset, body.byteLength))
+    this.downstream.onResponseEnd?.(controller, {})
+  }
+
   onResponseError(upstream: Dispatcher.DispatchController | null, error: Error): void {
     const { record, flight } = this.opts
     const callerAborted = this.controller?.abortedByCaller ?? false
+    if (this.mode === 'cached' && this.served && !callerAborted) {
+      // The 304's headers were complete and the stored response is refreshed: a fault after
+      // them (undici rejects a 304 whose Content-Length promises a body it never had, RFC 9111
+      // §3.2 / RFC 9110 §15.4.5) concerns no byte the caller gets. Serve the stored body.
+      debug('%s %s: error after a 304 ignored: %s', this.p.method, this.p.url, error.message)
+      return this.finishCached(this.controller ?? new LocalController())
+    }
     // The leader's own caller giving up is not the origin failing: waiters fetch for themselves.
     flight?.resolve(callerAborted ? { kind: 'pass' } : { kind: 'error', error })
     if (!callerAborted && this.mode === 'waiting' && record && staleIfErrorAllows(record.meta, this.engine.now())) {

@@ -1,0 +1,116 @@
+/**
+ * Required RFC 9111 rules beyond freshness, one row per rule, through each front end
+ * (createCachedFetch, request() on an Agent, a Client): what the origin saw, and the exact
+ * status, header values and bytes the caller got.
+ */
+import type http from 'node:http'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { FRONTS, type Harness, harness } from './helpers/fronts.js'
+import { type Origin, type SeenRequest, startOrigin } from './helpers/origin.js'
+
+let origin: Origin
+let h: Harness | undefined
+
+beforeEach(async () => {
+  origin = await startOrigin()
+})
+
+afterEach(async () => {
+  await h?.close()
+  h = undefined
+  await origin.close()
+})
+
+/** A route answering 304 to any conditional request with `notModified`, else 200 with `full`. */
+function conditional(full: http.OutgoingHttpHeaders, notModified: http.OutgoingHttpHeaders, body = 'the stored body') {
+  return (req: SeenRequest, res: http.ServerResponse) => {
+    if (req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined) {
+      res.writeHead(304, notModified)
+      res.end()
+    } else {
+      res.writeHead(200, full)
+      res.end(body)
+    }
+  }
+}
+
+describe.each(FRONTS)('through %s', (front) => {
+  it('§3.2: a 304 carrying Content-Length does not replace the stored one, nor cut the body', async () => {
+    origin.route('/cl', conditional({ etag: '"a"', 'cache-control': 'max-age=0', 'content-length': '15' }, { etag: '"a"', 'cache-control': 'max-age=0', 'content-length': '99' }))
+    h = harness(front, origin.url)
+    await h.send('/cl')
+    const second = await h.send('/cl')
+    expect(second).toMatchObject({ status: 200, body: 'the stored body' })
+    expect(second.headers['content-length']).toBe('15')
+    expect(origin.seen.map((s) => s.headers['if-none-match'])).toEqual([undefined, '"a"'])
+  })
+
+  it.each([
+    ['no validator', {}],
+    ['the same ETag', { etag: '"a"' }],
+    ['the same Last-Modified', { 'last-modified': 'Mon, 01 Jan 2001 00:00:00 GMT' }],
+  ])('§4.3.4: a 304 to our own conditional request with %s refreshes the stored response', async (_name, validator) => {
+    origin.route('/nv', conditional({ etag: '"a"', 'last-modified': 'Mon, 01 Jan 2001 00:00:00 GMT', 'cache-control': 'max-age=0' }, { 'cache-control': 'max-age=60', ...validator }))
+    h = harness(front, origin.url)
+    await h.send('/nv')
+    const second = await h.send('/nv')
+    expect(second).toMatchObject({ status: 200, body: 'the stored body' })
+    // One request for the 200, one conditional; no unconditional retry. Then fresh for 60 s.
+    expect(origin.count('/nv')).toBe(2)
+    await h.send('/nv')
+    expect(origin.count('/nv')).toBe(2)
+  })
+
+  it('§4.3.4: a 304 with a different strong ETag is not applied; the request is sent again plainly', async () => {
+    let n = 0
+    origin.route('/other', (req, res) => {
+      n++
+      if (req.headers['if-none-match'] !== undefined) {
+        res.writeHead(304, { etag: '"b"', 'cache-control': 'max-age=60' })
+        res.end()
+      } else {
+        res.writeHead(200, { etag: n === 1 ? '"a"' : '"b"', 'cache-control': 'max-age=0' })
+        res.end(`body ${n}`)
+      }
+    })
+    h = harness(front, origin.url)
+    await h.send('/other')
+    const second = await h.send('/other')
+    expect(second).toMatchObject({ status: 200, body: 'body 3' })
+    expect(origin.seen.map((s) => s.headers['if-none-match'])).toEqual([undefined, '"a"', undefined])
+  })
+
+  it('repeated response header lines are joined with ", " on a miss and on a hit', async () => {
+    origin.route('/two', (_req, res) => {
+      res.setHeader('cache-control', ['s-maxage=3600', 'max-age=60'])
+      res.setHeader('x-list', ['a', 'b'])
+      res.writeHead(200)
+      res.end('two')
+    })
+    h = harness(front, origin.url)
+    const miss = await h.send('/two')
+    const hit = await h.send('/two')
+    for (const r of [miss, hit]) {
+      expect(r.headers['cache-control']).toBe('s-maxage=3600, max-age=60')
+      expect(r.headers['x-list']).toBe('a, b')
+      expect(r.body).toBe('two')
+    }
+    expect(origin.count('/two')).toBe(1)
+  })
+
+  it.each(['proxy-authentication-info', 'proxy-authenticate', 'keep-alive', 'x-listed'])('§3.1: %s is never stored', async (name) => {
+    origin.route('/hop', (_req, res) => {
+      res.setHeader('cache-control', 'max-age=60')
+      res.setHeader(name, 'secret')
+      if (name === 'x-listed') res.setHeader('connection', 'x-listed')
+      res.writeHead(200)
+      res.end('hop')
+    })
+    h = harness(front, origin.url)
+    await h.send('/hop')
+    const hit = await h.send('/hop')
+    expect(hit.body).toBe('hop')
+    expect(hit.headers['cache-status']).toContain('hit')
+    expect(hit.headers[name]).toBeUndefined()
+  })
+})
