@@ -114,3 +114,51 @@ describe.each(FRONTS)('through %s', (front) => {
     expect(hit.headers[name]).toBeUndefined()
   })
 })
+
+/** What a good private cache also reuses: the second request must not reach the origin. */
+describe.each(FRONTS)('reused through %s', (front) => {
+  const reuse: Array<[string, http.OutgoingHttpHeaders, number, Record<string, string>, Record<string, string>]> = [
+    // RFC 9111 §3 default codes: any final status with explicit freshness.
+    ...[299, 400, 404, 500, 503, 599].map((status): [string, http.OutgoingHttpHeaders, number, Record<string, string>, Record<string, string>] => [`§3: status ${status} with max-age`, { 'cache-control': 'max-age=60' }, status, {}, {}]),
+    ['§4.2.2: 404 with heuristic freshness', { 'last-modified': 'Mon, 01 Jan 2001 00:00:00 GMT' }, 404, {}, {}],
+    ['§5.2: MAX-AGE=3600', { 'cache-control': 'MAX-AGE=3600' }, 200, {}, {}],
+    ['§5.2.2.3: no-store, must-understand on a 200', { 'cache-control': 'no-store, must-understand, max-age=60' }, 200, {}, {}],
+    ['RFC 8246: fresh immutable survives request no-cache', { 'cache-control': 'max-age=60, immutable', etag: '"i"' }, 200, {}, { 'cache-control': 'no-cache' }],
+    ['RFC 8246: fresh immutable survives request max-age=0', { 'cache-control': 'max-age=60, immutable', etag: '"i"' }, 200, {}, { 'cache-control': 'max-age=0' }],
+    ['§4.1: Vary compares list members without whitespace', { 'cache-control': 'max-age=60', vary: 'foo' }, 200, { foo: '1, 2' }, { foo: ' 1 ,2' }],
+    ['§4.1: Vary on Accept-Language ignores case and order', { 'cache-control': 'max-age=60', vary: 'accept-language' }, 200, { 'accept-language': 'en-US, fr;q=0.5' }, { 'accept-language': 'fr; q=0.5, EN-us' }],
+  ]
+  it.each(reuse)('%s', async (_name, headers, status, first, second) => {
+    origin.route('/r', (_req, res) => {
+      res.writeHead(status, headers)
+      res.end(`status ${status}`)
+    })
+    h = harness(front, origin.url)
+    const a = await h.send('/r', first)
+    const b = await h.send('/r', second)
+    expect(a).toMatchObject({ status, body: `status ${status}` })
+    expect(b).toMatchObject({ status, body: `status ${status}` })
+    expect(b.headers['cache-status']).toContain('hit')
+    expect(origin.count('/r')).toBe(1)
+  })
+
+  it('RFC 8246: a fresh immutable response is reused by fetch cache "no-cache"; "reload" still goes to the origin', async () => {
+    if (front !== 'fetch') return
+    const { createCachedFetch } = await import('../src/index.js')
+    origin.route('/imm', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60, immutable' })
+      res.end('imm')
+    })
+    const f = createCachedFetch({ backend: 'memory' })
+    try {
+      await (await f(origin.url + '/imm')).text()
+      await f.cache.flush()
+      expect(await (await f(origin.url + '/imm', { cache: 'no-cache' })).text()).toBe('imm')
+      expect(origin.count('/imm')).toBe(1)
+      expect(await (await f(origin.url + '/imm', { cache: 'reload' })).text()).toBe('imm')
+      expect(origin.count('/imm')).toBe(2)
+    } finally {
+      await f.cache.close()
+    }
+  })
+})

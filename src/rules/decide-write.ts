@@ -11,6 +11,7 @@ import { hasValidator } from './policy.js'
 import { freshness } from './freshness.js'
 import type { HeaderMap } from '../backends/contract.js'
 import { isFieldName } from './vary.js'
+import { statusStorable, understood } from './status.js'
 
 export interface WriteInput {
   method: string
@@ -36,9 +37,6 @@ export type WriteDecision =
       vary: string[]
     }
   | { action: 'skip'; reason: string }
-
-/** Statuses a cache may store when the response says how long (RFC 9111 §4.2.2, "heuristically cacheable"). */
-const CACHEABLE_WITH_HEADERS = new Set([203, 204, 300, 301, 308, 404, 405, 410, 414, 501])
 
 /** The configured expiry for a URL: per-request, then urlsExpireAfter (first match), then expireAfter. */
 export function configuredExpiry(url: string, settings: Settings, options: RequestOptions): Expiry | undefined {
@@ -79,15 +77,20 @@ export function decideWrite(input: WriteInput): WriteDecision {
   if (configured === DO_NOT_CACHE) return skip('DO_NOT_CACHE')
   const rescc = settings.cacheControl ? parseCacheControl(headers['cache-control']) : new Map<string, string | true>()
   const explicitHeaders = rescc.has('max-age') || (settings.cacheControl && headers.expires !== undefined)
-  if (!settings.allowableCodes.has(status) && !(settings.cacheControl && CACHEABLE_WITH_HEADERS.has(status) && explicitHeaders)) {
-    return skip(`status ${status} not in allowableCodes`)
-  }
+  // RFC 9111 §3: storable statuses (rules/status.ts).
+  if (!statusStorable(settings.allowableCodes, status, explicitHeaders)) return skip(`status ${status} not in allowableCodes`)
   const vary = varyNames(headers)
   // RFC 9111 §4.1: "A stored response with a Vary header field value containing '*' always fails to match."
   if (vary.includes('*')) return skip('Vary: *')
   if (settings.cacheControl) {
-    // RFC 9111 §5.2.2.5: no-store in the response.
-    if (rescc.has('no-store')) return skip('response no-store')
+    if (rescc.has('must-understand')) {
+      // RFC 9111 §5.2.2.3 must-understand: store only if the status code's caching rules are
+      // understood, and then in spite of no-store (which is there for caches that do not).
+      if (!understood(status)) return skip(`must-understand: status ${status} not understood`)
+    } else if (rescc.has('no-store')) {
+      // RFC 9111 §5.2.2.5: no-store in the response.
+      return skip('response no-store')
+    }
     // §5.2.2.7 "private" binds shared caches only; this is a private cache, so it may store.
   }
   if (settings.filter && !settings.filter({ url: input.url, status, headers })) return skip('filter returned false')
