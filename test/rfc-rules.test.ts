@@ -162,3 +162,25 @@ describe.each(FRONTS)('reused through %s', (front) => {
     }
   })
 })
+
+describe.each(FRONTS)('POST and Content-Location through %s (RFC 9110 §9.3.3, RFC 9111 §4)', (front) => {
+  it.each<[string, http.OutgoingHttpHeaders, boolean]>([
+    ['explicit freshness and Content-Location equal to the URI: the GET is answered from it', { 'cache-control': 'max-age=60', 'content-location': '/p' }, true],
+    ['absolute Content-Location equal to the URI', { 'cache-control': 'max-age=60', 'content-location': 'ABSOLUTE' }, true],
+    ['Content-Location of another URI', { 'cache-control': 'max-age=60', 'content-location': '/other' }, false],
+    ['no explicit freshness', { 'content-location': '/p', 'last-modified': 'Mon, 01 Jan 2001 00:00:00 GMT' }, false],
+    ['no Content-Location', { 'cache-control': 'max-age=60' }, false],
+  ])('%s', async (_name, headers, reused) => {
+    const h2 = { ...headers }
+    if (h2['content-location'] === 'ABSOLUTE') h2['content-location'] = `${origin.url}/p`
+    origin.route('/p', (req, res) => {
+      res.writeHead(200, req.method === 'POST' ? h2 : { 'cache-control': 'max-age=60' })
+      res.end(`${req.method} answer`)
+    })
+    h = harness(front, origin.url)
+    expect((await h.send('/p', {}, { method: 'POST', body: 'x' })).body).toBe('POST answer')
+    const got = await h.send('/p')
+    expect(got.body).toBe(reused ? 'POST answer' : 'GET answer')
+    expect(origin.seen.map((s) => s.method)).toEqual(reused ? ['POST'] : ['POST', 'GET'])
+  })
+})

@@ -14,6 +14,7 @@ import { debug } from '../util/debug.js'
 import { appendCacheStatus, type Engine, type Prepared } from '../pipeline/engine.js'
 import { ForwardHandler, type ForwardOptions } from '../pipeline/handlers/forward.js'
 import { InvalidateHandler } from '../pipeline/handlers/invalidate.js'
+import { ContentLocationHandler } from '../pipeline/handlers/content-location.js'
 import { fail, serve, serveRecord } from '../pipeline/handlers/serve.js'
 import { dispatchUrl, headerRecord, readBody, usableOrigin } from '../pipeline/request.js'
 import { dispatchLearningOrigin, learnedOrigin } from './dispatcher-origin.js'
@@ -58,7 +59,7 @@ function intercept(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
   if (!engine.settings.allowableMethods.has(method)) {
     // RFC 9111 §4.4: unsafe methods (RFC 9110 §9.2.1: not GET, HEAD, OPTIONS, TRACE) pass
     // through, then invalidate what they changed.
-    return next(opts, SAFE.has(method) ? handler : new InvalidateHandler(engine, dispatchUrl(opts), handler))
+    return next(opts, SAFE.has(method) ? handler : unsafeHandler(engine, dispatchUrl(opts), method, opts, handler, scope))
   }
   void run(engine, next, opts, handler, method, scope).catch((error: unknown) => {
     debug('interceptor failure: %s', error instanceof Error ? error.stack : String(error))
@@ -68,13 +69,26 @@ function intercept(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
 }
 
 /**
+ * An unsafe method's response invalidates what it changed (RFC 9111 §4.4); a POST's may then
+ * be stored for GETs of its URI (RFC 9110 §9.3.3, handlers/content-location.ts).
+ */
+function unsafeHandler(engine: Engine, url: string, method: string, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, scope: Scope | undefined): Dispatcher.DispatchHandler {
+  let downstream = handler
+  if (method === 'POST' && engine.settings.allowableMethods.has('GET')) {
+    const get = engine.prepare({ method: 'GET', url, headers: headerRecord(opts.headers), body: undefined }, scope)
+    if (!('bypass' in get)) downstream = new ContentLocationHandler(engine, get, handler)
+  }
+  return new InvalidateHandler(engine, url, downstream)
+}
+
+/**
  * The handler for the first path-only request through a dispatcher, once undici has told us its
  * origin: it was sent without a lookup, but its response is stored (or invalidates) as usual.
  */
 function firstHandler(engine: Engine, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: Scope | undefined): Dispatcher.DispatchHandler {
   try {
     const url = dispatchUrl(opts)
-    if (!engine.settings.allowableMethods.has(method)) return SAFE.has(method) ? handler : new InvalidateHandler(engine, url, handler)
+    if (!engine.settings.allowableMethods.has(method)) return SAFE.has(method) ? handler : unsafeHandler(engine, url, method, opts, handler, scope)
     if (opts.body !== undefined && opts.body !== null) return handler
     const prepared = engine.prepare({ method, url, headers: headerRecord(opts.headers), body: undefined }, scope)
     if ('bypass' in prepared) return handler

@@ -179,3 +179,21 @@ export function invalidationTargets(href: string, status: number, headers: Heade
   }
   return targets
 }
+
+/**
+ * RFC 9110 §9.3.3 (RFC 9111 §4): may this response to a POST of `href` answer later GETs of it?
+ * A successful response (2xx) with explicit freshness (max-age or Expires, §4.2.1) and a
+ * Content-Location that resolves to `href` itself. Storability is then decideWrite's, as a GET.
+ */
+export function postAnswersGet(href: string, status: number, headers: HeaderMap, now: number): boolean {
+  if (status < 200 || status > 299) return false
+  const location = headerValue(headers, 'content-location')
+  if (location === undefined) return false
+  let same: boolean
+  try {
+    same = new URL(location, href).href === new URL(href).href
+  } catch {
+    return false
+  }
+  return same && freshness(status, headers, now).explicit
+}

@@ -17,7 +17,7 @@ export interface Sent {
 }
 
 export interface Harness {
-  send(path: string, headers?: Record<string, string>): Promise<Sent>
+  send(path: string, headers?: Record<string, string>, init?: { method: 'POST'; body: string }): Promise<Sent>
   close(): Promise<void>
 }
 
@@ -31,8 +31,8 @@ export function harness(front: Front, originUrl: string, options: CacheOptions =
   if (front === 'fetch') {
     const f = createCachedFetch({ backend: 'memory', ...options })
     return {
-      async send(path, headers = {}) {
-        const res = await f(originUrl + path, { headers })
+      async send(path, headers = {}, init) {
+        const res = await f(originUrl + path, { headers, ...init })
         const body = await res.text()
         await f.cache.flush()
         return { status: res.status, headers: Object.fromEntries(res.headers), body }
@@ -44,8 +44,10 @@ export function harness(front: Front, originUrl: string, options: CacheOptions =
   const base: Dispatcher = front === 'Client' ? new Client(originUrl) : new Agent()
   const d = base.compose(ic)
   return {
-    async send(path, headers = {}) {
-      const res = front === 'Client' ? await d.request({ path, method: 'GET', headers }) : await request(originUrl + path, { dispatcher: d, headers })
+    async send(path, headers = {}, init) {
+      const method = init?.method ?? 'GET'
+      const payload = init?.body ?? null
+      const res = front === 'Client' ? await d.request({ path, method, headers, body: payload }) : await request(originUrl + path, { dispatcher: d, headers, method, body: payload })
       const body = await res.body.text()
       await ic.cache.flush()
       return { status: res.statusCode, headers: joined(res.headers), body }
