@@ -184,3 +184,56 @@ describe.each(FRONTS)('POST and Content-Location through %s (RFC 9110 §9.3.3, R
     expect(origin.seen.map((s) => s.method)).toEqual(reused ? ['POST'] : ['POST', 'GET'])
   })
 })
+
+describe.each(FRONTS)('Range requests through %s (RFC 9111 §3.4, RFC 9110 §14)', (front) => {
+  it.each<[string, number, string, string | undefined]>([
+    ['bytes=2-4', 206, 'cde', 'bytes 2-4/10'],
+    ['bytes=7-', 206, 'hij', 'bytes 7-9/10'],
+    ['bytes=-3', 206, 'hij', 'bytes 7-9/10'],
+    ['bytes=5-100', 206, 'fghij', 'bytes 5-9/10'],
+    ['bytes=0-0', 206, 'a', 'bytes 0-0/10'],
+  ])('%s is cut from the stored response', async (range, status, body, contentRange) => {
+    origin.route('/bytes', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' })
+      res.end('abcdefghij')
+    })
+    h = harness(front, origin.url)
+    await h.send('/bytes')
+    const got = await h.send('/bytes', { range })
+    expect(got).toMatchObject({ status, body })
+    expect(got.headers['content-range']).toBe(contentRange)
+    expect(got.headers['content-length']).toBe(String(body.length))
+    expect(origin.count('/bytes')).toBe(1)
+  })
+
+  it.each(['bytes=20-', 'bytes=0-1,3-4', 'items=0-1'])('%s the store cannot satisfy goes to the origin with its Range, unstored', async (range) => {
+    origin.route('/bytes', (req, res) => {
+      if (req.headers.range) {
+        res.writeHead(206, { 'content-range': 'bytes 0-1/10', 'cache-control': 'max-age=60' })
+        res.end('ab')
+      } else {
+        res.writeHead(200, { 'cache-control': 'max-age=60' })
+        res.end('abcdefghij')
+      }
+    })
+    h = harness(front, origin.url)
+    await h.send('/bytes')
+    const got = await h.send('/bytes', { range })
+    expect(got).toMatchObject({ status: 206, body: 'ab' })
+    expect(origin.seen.map((s) => s.headers.range)).toEqual([undefined, range])
+    // The 206 did not replace the stored whole.
+    expect(await h.send('/bytes')).toMatchObject({ status: 200, body: 'abcdefghij' })
+    expect(origin.count('/bytes')).toBe(2)
+  })
+
+  it('a range request with nothing stored is forwarded, and its 206 is not stored', async () => {
+    origin.route('/bytes', (req, res) => {
+      res.writeHead(req.headers.range ? 206 : 200, { 'cache-control': 'max-age=60', ...(req.headers.range ? { 'content-range': 'bytes 0-1/10' } : {}) })
+      res.end(req.headers.range ? 'ab' : 'abcdefghij')
+    })
+    h = harness(front, origin.url)
+    expect(await h.send('/bytes', { range: 'bytes=0-1' })).toMatchObject({ status: 206, body: 'ab' })
+    expect(await h.send('/bytes')).toMatchObject({ status: 200, body: 'abcdefghij' })
+    expect(origin.count('/bytes')).toBe(2)
+  })
+})

@@ -8,7 +8,8 @@ import { Cache } from '../inspect/cache.js'
 import { formatCacheStatus, type Forward } from '../rules/cache-status.js'
 import { Flight, type FlightResult } from '../pipeline/flights.js'
 import type { WaitOutcome } from '../pipeline/leases.js'
-import { asksForOrigin, remainingTtl, requestDirectives, staleIfErrorAllows } from '../rules/decide-read.js'
+import { asksForOrigin, type ReadAction, remainingTtl, requestDirectives, staleIfErrorAllows } from '../rules/decide-read.js'
+import { answerableRange, rangeSlice } from '../rules/range.js'
 import { createEngine } from '../pipeline/create.js'
 import { debug } from '../util/debug.js'
 import { appendCacheStatus, type Engine, type Prepared } from '../pipeline/engine.js'
@@ -89,7 +90,7 @@ function firstHandler(engine: Engine, opts: Dispatcher.DispatchOptions, handler:
   try {
     const url = dispatchUrl(opts)
     if (!engine.settings.allowableMethods.has(method)) return SAFE.has(method) ? handler : unsafeHandler(engine, url, method, opts, handler, scope)
-    if (opts.body !== undefined && opts.body !== null) return handler
+    if ((opts.body !== undefined && opts.body !== null) || headerRecord(opts.headers).range !== undefined) return handler
     const prepared = engine.prepare({ method, url, headers: headerRecord(opts.headers), body: undefined }, scope)
     if ('bypass' in prepared) return handler
     return new ForwardHandler(engine, prepared, handler, { record: undefined, revalidating: false, fwd: 'uri-miss' })
@@ -115,6 +116,7 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
     return
   }
   const { action, record } = await engine.lookup(prepared)
+  if (prepared.headers.range !== undefined) return serveRange(engine, next, forwardOpts, handler, prepared, action, record)
   const forward = (fwd: Forward, revalidating: boolean, flight: Flight | undefined): void =>
     dispatchForward(engine, next, forwardOpts, headers, prepared, handler, { record, revalidating, fwd, flight })
   switch (action.action) {
@@ -171,6 +173,25 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
     default:
       assertNever(action)
   }
+}
+
+/**
+ * A single-range GET (rules/range.ts): a 206 cut from a fresh stored 200, RFC 9111 §3.4 and
+ * RFC 9110 §14.4; otherwise the request goes to the origin as it is, Range included, and its
+ * answer is passed through unstored (a part is not the whole response).
+ */
+function serveRange(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, p: Prepared, action: ReadAction, record: CacheRecord | undefined): void {
+  const range = answerableRange(p.method, p.headers)
+  const slice = range && record && action.action === 'serve' ? rangeSlice(range, record.meta.status, record.meta.headers, record.body.byteLength) : undefined
+  if (!slice || !record || action.action !== 'serve') {
+    next(opts, handler)
+    return
+  }
+  const { meta } = record
+  const body = record.body.subarray(slice.start, slice.end + 1)
+  const headers = { ...meta.headers, 'content-range': `bytes ${slice.start}-${slice.end}/${record.body.byteLength}`, 'content-length': String(body.byteLength) }
+  const partial: CacheRecord = { meta: { ...meta, status: 206, statusText: 'Partial Content', headers }, body }
+  serveRecord(engine, handler, partial, { hit: true, ttl: action.ttl, key: meta.key, ...(action.stale ? { detail: action.reason } : {}) }, p.method, p.host, action.stale)
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { type Directives, parseCacheControl, seconds } from './cache-control.js'
 import { hasValidator } from './policy.js'
+import { answerableRange } from './range.js'
 import type { EntryMeta } from '../backends/contract.js'
 
 /** The per-request modes, from options and from the Fetch standard's `cache` modes. */
@@ -156,7 +157,11 @@ const CONDITIONAL = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmod
  */
 export function bypassReason(method: string, headers: Readonly<Record<string, string>>, allowableMethods: ReadonlySet<string>): string | undefined {
   if (!allowableMethods.has(method)) return `method ${method} not cacheable`
-  for (const name of CONDITIONAL) if (headers[name] !== undefined) return `request carries ${name}`
+  for (const name of CONDITIONAL) {
+    // A single byte range of a GET may be cut from a stored response (rules/range.ts, RFC 9111 §3.4).
+    if (name === 'range' && answerableRange(method, headers) !== undefined) continue
+    if (headers[name] !== undefined) return `request carries ${name}`
+  }
   return undefined
 }
 
