@@ -48,6 +48,7 @@ const rows: Row[] = [
   { name: 'RFC 8246 fresh immutable, Pragma: no-cache → serve', entry: { headers: { etag: '"v1"', 'cache-control': 'max-age=60, immutable' } }, pragma: true, now: FRESH, want: { action: 'serve', stale: false } },
   { name: 'RFC 8246 fresh immutable, refresh mode (fetch no-cache) → serve', entry: { headers: { etag: '"v1"', 'cache-control': 'max-age=60, immutable' } }, modes: { refresh: true }, now: FRESH, want: { action: 'serve', stale: false } },
   { name: 'RFC 8246 fresh immutable, forceRefresh (fetch reload) → fetch', entry: { headers: { etag: '"v1"', 'cache-control': 'max-age=60, immutable' } }, modes: { forceRefresh: true }, now: FRESH, want: { action: 'fetch', fwd: 'request' } },
+  { name: 'cacheControl:false ignores immutable: request no-cache → revalidate', entry: { headers: { etag: '"v1"', 'cache-control': 'max-age=60, immutable' } }, cc: 'no-cache', modes: { ignoreResponseDirectives: true }, now: FRESH, want: { action: 'revalidate' } },
   { name: 'RFC 8246 stale immutable, request no-cache → revalidate', entry: { headers: { etag: '"v1"', 'cache-control': 'max-age=60, immutable' } }, cc: 'no-cache', now: STALE, want: { action: 'revalidate' } },
 
   // Request no-cache, Pragma, refresh and forceRefresh modes

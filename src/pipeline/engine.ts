@@ -89,6 +89,7 @@ export class Engine {
     const modes: ReadModes = { ...scope?.modes }
     const options = scope?.options ?? {}
     if (settings.onlyIfCached || options.onlyIfCached) modes.onlyIfCached = true
+    if (!settings.cacheControl) modes.ignoreResponseDirectives = true
     if (options.refresh) modes.refresh = true
     if (options.forceRefresh) modes.forceRefresh = true
     const memoKey = this.memoKey(request)

@@ -18,6 +18,8 @@ export interface ReadModes {
   staleOk?: boolean
   /** Use any stored response; 504 on a miss (`onlyIfCached`, fetch `only-if-cached`). */
   onlyIfCached?: boolean
+  /** The cache ignores the server's caching headers (`cacheControl: false`): `immutable` too. */
+  ignoreResponseDirectives?: boolean
 }
 
 export interface ReadInput {
@@ -64,7 +66,7 @@ export function decideRead({ entry, cc, pragmaNoCache, modes, now }: ReadInput):
   // RFC 8246 immutable: a fresh immutable response is not revalidated on a reload (request
   // no-cache, Pragma, max-age=0, fetch "no-cache"); only a forced refresh (fetch "reload",
   // forceRefresh) goes to the origin: "unless explicitly overridden by the user".
-  const immutable = !modes.forceRefresh && ttl > 0 && isImmutable(entry)
+  const immutable = !modes.forceRefresh && !modes.ignoreResponseDirectives && ttl > 0 && isImmutable(entry)
   const wantsOrigin = !immutable && asksForOrigin(cc, pragmaNoCache, modes)
   // §5.2.1.7: only-if-cached forbids contacting the origin, so a request that must (no-cache,
   // a forced refresh) cannot be satisfied from the store either.
