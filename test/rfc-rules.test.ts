@@ -237,3 +237,47 @@ describe.each(FRONTS)('Range requests through %s (RFC 9111 §3.4, RFC 9110 §14)
     expect(origin.count('/bytes')).toBe(2)
   })
 })
+
+describe('Range with only-if-cached (RFC 9111 §5.2.1.7)', () => {
+  it.each(FRONTS)('%s: a range request that the store cannot answer is a 504, not an origin request', async (front) => {
+    origin.route('/bytes', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60' })
+      res.end('abcdefghij')
+    })
+    h = harness(front, origin.url)
+    const got = await h.send('/bytes', { range: 'bytes=0-1', 'cache-control': 'only-if-cached' })
+    expect(got.status).toBe(504)
+    expect(origin.count('/bytes')).toBe(0)
+  })
+})
+
+describe('a Client in offline mode (onlyIfCached) finds what an earlier process stored', () => {
+  it('the origin is learned without a request, then the stored response is served', async () => {
+    const { Client } = await import('undici')
+    const { cacheInterceptor } = await import('../src/index.js')
+    const { tempDir } = await import('./helpers/tmp.js')
+    const tmp = tempDir()
+    origin.route('/c', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60' })
+      res.end('stored earlier')
+    })
+    const run = async (options: Parameters<typeof cacheInterceptor>[0]) => {
+      const ic = cacheInterceptor({ backend: 'sqlite', name: `${tmp.dir}/c`, ...options })
+      const client = new Client(origin.url)
+      try {
+        const res = await client.compose(ic).request({ path: '/c', method: 'GET' })
+        return { status: res.statusCode, body: await res.body.text() }
+      } finally {
+        await ic.cache.close()
+        await client.close()
+      }
+    }
+    try {
+      expect(await run({})).toEqual({ status: 200, body: 'stored earlier' })
+      expect(await run({ onlyIfCached: true })).toEqual({ status: 200, body: 'stored earlier' })
+      expect(origin.count('/c')).toBe(1)
+    } finally {
+      tmp.cleanup()
+    }
+  })
+})

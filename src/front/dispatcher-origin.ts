@@ -8,7 +8,10 @@
  * synchronously inside `dispatch`, with the origin it will connect to. So the first path-only
  * request through a composed dispatcher is sent while listening on that channel; its origin is
  * remembered for that dispatcher from then on, and the response is stored under the full URL.
- * That first request cannot be answered from the store (its URL is unknown until it is sent).
+ * That first request cannot be answered from the store (its URL is unknown until it is sent),
+ * except when it must not reach the origin (only-if-cached): then probeOrigin() learns the
+ * origin with a request that is aborted as soon as it has a connection, before a byte is
+ * written (undici calls onRequestStart before writing), at the cost of that one connection.
  */
 import diagnostics from 'node:diagnostics_channel'
 import type { Dispatcher } from 'undici'
@@ -54,6 +57,28 @@ export function dispatchLearningOrigin(next: Dispatch, opts: Dispatcher.Dispatch
     if (!deferred.called) deferred.target = make(origin)
   }
   return result
+}
+
+const ABORT_AT_START: Dispatcher.DispatchHandler = {
+  onRequestStart(controller) {
+    controller.abort(new Error('fetchcache: origin probe'))
+  },
+  onResponseStart() {},
+  onResponseData() {},
+  onResponseEnd() {},
+  onResponseError() {},
+}
+
+/** Learn the dispatcher's origin without sending the request (see above). */
+export function probeOrigin(next: Dispatch, opts: Dispatcher.DispatchOptions): string | undefined {
+  const probe: Dispatcher.DispatchOptions = { path: opts.path, method: 'GET' }
+  if (opts.origin !== undefined) probe.origin = opts.origin
+  try {
+    dispatchLearningOrigin(next, probe, ABORT_AT_START, () => ABORT_AT_START)
+  } catch {
+    // A dispatcher that throws at once has taught us nothing; the request then goes its way.
+  }
+  return learnedOrigin(next)
 }
 
 /** Forwards every callback to `target`, which may be set after dispatch returns. */

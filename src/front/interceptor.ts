@@ -18,7 +18,7 @@ import { InvalidateHandler } from '../pipeline/handlers/invalidate.js'
 import { ContentLocationHandler } from '../pipeline/handlers/content-location.js'
 import { fail, serve, serveRecord } from '../pipeline/handlers/serve.js'
 import { dispatchUrl, headerRecord, readBody, usableOrigin } from '../pipeline/request.js'
-import { dispatchLearningOrigin, learnedOrigin } from './dispatcher-origin.js'
+import { dispatchLearningOrigin, learnedOrigin, probeOrigin } from './dispatcher-origin.js'
 import { currentScope, type Scope } from './scope.js'
 import type { CacheOptions } from '../config/types.js'
 import type { CacheRecord } from '../backends/contract.js'
@@ -53,7 +53,8 @@ function intercept(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
   if (scope?.disabled || opts.upgrade || method === 'CONNECT') return next(opts, handler)
   if (usableOrigin(opts.origin) === undefined) {
     // A Client or Pool with a path-only request: the origin is the dispatcher's (see dispatcher-origin.ts).
-    const known = learnedOrigin(next)
+    let known = learnedOrigin(next)
+    if (known === undefined && mustStayOffline(engine, opts, scope)) known = probeOrigin(next, opts)
     if (known === undefined) return dispatchLearningOrigin(next, opts, handler, (origin) => firstHandler(engine, { ...opts, origin }, handler, method, scope))
     opts = { ...opts, origin: known }
   }
@@ -67,6 +68,12 @@ function intercept(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
     fail(handler, error as Error)
   })
   return true
+}
+
+/** May this request not reach the origin (RFC 9111 §5.2.1.7 only-if-cached, onlyIfCached)? */
+function mustStayOffline(engine: Engine, opts: Dispatcher.DispatchOptions, scope: Scope | undefined): boolean {
+  if (engine.settings.onlyIfCached || scope?.options?.onlyIfCached || scope?.modes?.onlyIfCached) return true
+  return /only-if-cached/i.test(headerRecord(opts.headers)['cache-control'] ?? '')
 }
 
 /**
@@ -116,7 +123,8 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
     return
   }
   const { action, record } = await engine.lookup(prepared)
-  if (prepared.headers.range !== undefined) return serveRange(engine, next, forwardOpts, handler, prepared, action, record)
+  // only-if-cached with nothing usable stays a 504 (below), range or not (RFC 9111 §5.2.1.7).
+  if (prepared.headers.range !== undefined && action.action !== 'gateway-timeout') return serveRange(engine, next, forwardOpts, handler, prepared, action, record)
   const forward = (fwd: Forward, revalidating: boolean, flight: Flight | undefined): void =>
     dispatchForward(engine, next, forwardOpts, headers, prepared, handler, { record, revalidating, fwd, flight })
   switch (action.action) {
