@@ -43,6 +43,14 @@ const rows: Row[] = [
   { name: '§4.3 expired without validator → fetch (fwd=stale)', entry: {}, now: STALE, want: { action: 'fetch', fwd: 'stale' } },
   { name: 'NEVER_EXPIRE (expiresAt null) stays fresh forever', entry: { expiresAt: null }, now: 10 ** 13, want: { action: 'serve', stale: false, ttl: Infinity } },
 
+  // RFC 8246 immutable: a fresh immutable response survives reloads, not a forced refresh
+  ...(['no-cache', 'max-age=0'] as const).map((cc): Row => ({ name: `RFC 8246 fresh immutable, request ${cc} → serve`, entry: { headers: { etag: '"v1"', 'cache-control': 'max-age=60, immutable' } }, cc, now: FRESH, want: { action: 'serve', stale: false } })),
+  { name: 'RFC 8246 fresh immutable, Pragma: no-cache → serve', entry: { headers: { etag: '"v1"', 'cache-control': 'max-age=60, immutable' } }, pragma: true, now: FRESH, want: { action: 'serve', stale: false } },
+  { name: 'RFC 8246 fresh immutable, refresh mode (fetch no-cache) → serve', entry: { headers: { etag: '"v1"', 'cache-control': 'max-age=60, immutable' } }, modes: { refresh: true }, now: FRESH, want: { action: 'serve', stale: false } },
+  { name: 'RFC 8246 fresh immutable, forceRefresh (fetch reload) → fetch', entry: { headers: { etag: '"v1"', 'cache-control': 'max-age=60, immutable' } }, modes: { forceRefresh: true }, now: FRESH, want: { action: 'fetch', fwd: 'request' } },
+  { name: 'cacheControl:false ignores immutable: request no-cache → revalidate', entry: { headers: { etag: '"v1"', 'cache-control': 'max-age=60, immutable' } }, cc: 'no-cache', modes: { ignoreResponseDirectives: true }, now: FRESH, want: { action: 'revalidate' } },
+  { name: 'RFC 8246 stale immutable, request no-cache → revalidate', entry: { headers: { etag: '"v1"', 'cache-control': 'max-age=60, immutable' } }, cc: 'no-cache', now: STALE, want: { action: 'revalidate' } },
+
   // Request no-cache, Pragma, refresh and forceRefresh modes
   { name: '§5.2.1.4 request no-cache on a fresh entry with validator → revalidate', entry: ETAG, cc: 'no-cache', now: FRESH, want: { action: 'revalidate', ttl: 30 } },
   { name: '§5.2.1.4 request no-cache without validator → fetch (fwd=request)', entry: {}, cc: 'no-cache', now: FRESH, want: { action: 'fetch', fwd: 'request' } },
@@ -170,7 +178,11 @@ describe('bypassReason: requests the cache stays out of', () => {
     ['POST', {}, 'method POST not cacheable'],
     ['GET', { 'if-none-match': '"a"' }, 'request carries if-none-match'],
     ['GET', { 'if-modified-since': 'x' }, 'request carries if-modified-since'],
-    ['GET', { range: 'bytes=0-1' }, 'request carries range'],
+    // RFC 9111 §3.4: a single byte range of a GET may be cut from a stored response.
+    ['GET', { range: 'bytes=0-1' }, undefined],
+    ['GET', { range: 'bytes=0-1,3-4' }, 'request carries range'],
+    ['GET', { range: 'bytes=0-1', 'if-range': '"a"' }, 'request carries if-range'],
+    ['HEAD', { range: 'bytes=0-1' }, 'request carries range'],
   ] as const)('%s %j → %s', (method, headers, want) => {
     expect(bypassReason(method, headers, allow)).toBe(want)
   })

@@ -96,7 +96,8 @@ describe('resolveSettings: values', () => {
       maxEntrySize: DEFAULT_MAX_ENTRY_SIZE,
     })
     expect([...s.allowableMethods]).toEqual(['GET', 'HEAD'])
-    expect([...s.allowableCodes]).toEqual([200])
+    expect(s.allowableCodes).toBe('rfc')
+    expect(resolveSettings({ cacheControl: false }).allowableCodes).toEqual(new Set([200]))
     expect(s.ignoredParameters.size).toBe(0)
     expect(DEFAULT_MAX_ENTRY_SIZE).toBe(64 * 1024 * 1024)
     expect(Object.isFrozen(s)).toBe(true)

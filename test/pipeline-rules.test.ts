@@ -118,7 +118,8 @@ describe('fast path reach', () => {
     ['a 301 (fetch follows redirects itself)', 301, false],
     ['a 308', 308, false],
   ])('may serve %s', (_name, status, expected) => {
-    expect(fastPathMayServe({ action: 'serve', reason: '', stale: false, ttl: 1 }, status)).toBe(expected)
-    expect(fastPathMayServe({ action: 'revalidate', reason: '', ttl: 0 }, status)).toBe(false)
+    expect(fastPathMayServe({ action: 'serve', reason: '', stale: false, ttl: 1 }, status, false)).toBe(expected)
+    expect(fastPathMayServe({ action: 'serve', reason: '', stale: false, ttl: 1 }, status, true)).toBe(false)
+    expect(fastPathMayServe({ action: 'revalidate', reason: '', ttl: 0 }, status, false)).toBe(false)
   })
 })

@@ -5,6 +5,7 @@ import { type Expiry, parseDuration, parseExpiry } from './expiry.js'
 import { compilePattern } from '../util/glob.js'
 import type { Backend, CacheOptions, HeaderMap, MemcachedCacheOptions, PerRequestOptions, RequestInfoForKey } from './types.js'
 import { memcachedOption } from './memcached.js'
+import type { AllowableCodes } from '../rules/status.js'
 
 /** Validated, normalised options: built once, read on every request. */
 export interface Settings {
@@ -16,7 +17,8 @@ export interface Settings {
   urlsExpireAfter: ReadonlyArray<readonly [RegExp, Expiry]>
   cacheControl: boolean
   allowableMethods: ReadonlySet<string>
-  allowableCodes: ReadonlySet<number>
+  /** 'rfc' (the default under cacheControl: rules/status.ts) or exactly these codes. */
+  allowableCodes: AllowableCodes
   /** false, true (all request headers), or lower-case names. */
   matchHeaders: boolean | readonly string[]
   ignoredParameters: ReadonlySet<string>
@@ -142,7 +144,8 @@ export function resolveSettings(options: CacheOptions = {}): Settings {
     urlsExpireAfter: urlExpiries(o.urlsExpireAfter),
     cacheControl: bool(o.cacheControl, 'cacheControl', true),
     allowableMethods: new Set(methods.map((m) => m.toUpperCase())),
-    allowableCodes: new Set(codes as number[]),
+    // RFC 9111 §3 by default when following Cache-Control; [200] when not; the user's list as given.
+    allowableCodes: o.allowableCodes === undefined && o.cacheControl !== false ? 'rfc' : new Set(codes as number[]),
     matchHeaders,
     ignoredParameters: new Set(ignored),
     ignoredHeaders: new Set(ignored.map((h) => h.toLowerCase())),

@@ -19,6 +19,7 @@ import { cachedDispatcher } from './interceptor.js'
 import { nativeFetch } from './native.js'
 import { resolveRequestOptions } from '../config/options.js'
 import { headerRecord } from '../pipeline/prepare/request.js'
+import { withLegacyHandlers } from './legacy-handler.js'
 import { responseFrom } from '../pipeline/respond/response.js'
 import { currentScope, mergeScopes, runInScope, type Scope } from './scope.js'
 import type { CacheOptions, PerRequestOptions } from '../config/types.js'
@@ -61,7 +62,7 @@ function splitInit(input: string | URL | Request, init: CachedRequestInit | unde
 /** Request headers as Node's fetch will send them, so the fast path keys like the interceptor. */
 function fetchHeaders(https: boolean, input: string | URL | Request, init: RequestInit): Record<string, string> {
   const source = init.headers ?? (input instanceof Request ? input.headers : undefined)
-  const headers = headerRecord(source instanceof Headers ? [...source] : (source as Record<string, string> | undefined))
+  const headers = headerRecord(source as Record<string, string> | Iterable<[string, string]> | undefined)
   headers.accept ??= '*/*'
   headers['accept-language'] ??= '*'
   headers['sec-fetch-mode'] ??= 'cors'
@@ -99,7 +100,7 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   const prepared = prepare(engine, { method, url: href, headers: fetchHeaders(href.startsWith('https:'), input, init), body: undefined }, scope)
   if ('bypass' in prepared) return undefined
   const { action, record } = await lookup(engine, prepared)
-  if (!record || !fastPathMayServe(action, record.meta.status)) return undefined
+  if (!record || !fastPathMayServe(action, record.meta.status, prepared.headers.range !== undefined)) return undefined
   const now = engine.now()
   const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record.meta.key, ...(action.stale ? { detail: action.reason } : {}) })
   const response = responseFrom(record, status, href, method, now)
@@ -112,6 +113,8 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
 /** A cached fetch over an engine; misses go to `base` with the cache dispatcher. */
 export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fetch = nativeFetch): CachedFetch {
   const composed = new WeakMap<object, Dispatcher>()
+  // Node's fetch speaks old-style handlers to its dispatcher (legacy-handler.ts).
+  const viaCache = withLegacyHandlers(dispatcher)
   const cachedFetch = async (input: string | URL | Request, init?: CachedRequestInit): Promise<Response> => {
     const { scope, rest } = splitInit(input, init)
     const outer = currentScope()
@@ -122,9 +125,9 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fe
     }
     // A caller's own dispatcher keeps working, with the cache composed onto it.
     const own = (rest as unknown as { dispatcher?: unknown }).dispatcher
-    let via = dispatcher
+    let via = viaCache
     if (own instanceof Dispatcher) {
-      via = composed.get(own) ?? cachedDispatcher(engine, own)
+      via = composed.get(own) ?? withLegacyHandlers(cachedDispatcher(engine, own))
       composed.set(own, via)
     }
     const forward = () => base(input, { ...rest, dispatcher: via } as unknown as RequestInit)

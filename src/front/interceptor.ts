@@ -8,11 +8,15 @@ import { Agent, type Dispatcher } from 'undici'
 import { Cache } from '../inspect/cache.js'
 import { createEngine } from '../pipeline/create.js'
 import type { Engine } from '../pipeline/engine.js'
+import { ContentLocationHandler } from '../pipeline/forward/content-location.js'
+import { captureOnly } from '../pipeline/forward/forward.js'
 import { InvalidateHandler } from '../pipeline/forward/invalidate.js'
-import { dispatchUrl } from '../pipeline/prepare/request.js'
+import { prepare, type Scope } from '../pipeline/prepare/prepare.js'
+import { dispatchUrl, headerRecord, usableOrigin } from '../pipeline/prepare/request.js'
 import { fail } from '../pipeline/respond/serve.js'
 import { send } from '../pipeline/send.js'
 import { debug } from '../util/debug.js'
+import { dispatchLearningOrigin, learnedOrigin, probeOrigin } from './dispatcher-origin.js'
 import { currentScope } from './scope.js'
 import type { CacheOptions } from '../config/types.js'
 
@@ -49,14 +53,58 @@ function intercept(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.D
   const scope = currentScope()
   const method = (opts.method ?? 'GET').toUpperCase()
   if (scope?.disabled || opts.upgrade || method === 'CONNECT') return next(opts, handler)
+  if (usableOrigin(opts.origin) === undefined) {
+    // A Client or Pool with a path-only request: the origin is the dispatcher's (see dispatcher-origin.ts).
+    let known = learnedOrigin(next)
+    if (known === undefined && mustStayOffline(engine, opts, scope)) known = probeOrigin(next, opts)
+    if (known === undefined) return dispatchLearningOrigin(next, opts, handler, (origin) => firstHandler(engine, { ...opts, origin }, handler, method, scope))
+    opts = { ...opts, origin: known }
+  }
   if (!engine.settings.allowableMethods.has(method)) {
     // RFC 9111 §4.4: unsafe methods (RFC 9110 §9.2.1: not GET, HEAD, OPTIONS, TRACE) pass
     // through, then invalidate what they changed.
-    return next(opts, SAFE.has(method) ? handler : new InvalidateHandler(engine, dispatchUrl(opts), handler))
+    return next(opts, SAFE.has(method) ? handler : unsafeHandler(engine, dispatchUrl(opts), method, opts, handler, scope))
   }
   void send(engine, next, opts, handler, method, scope).catch((error: unknown) => {
     debug('interceptor failure: %s', error instanceof Error ? error.stack : String(error))
     fail(handler, error as Error)
   })
   return true
+}
+
+/** May this request not reach the origin (RFC 9111 §5.2.1.7 only-if-cached, onlyIfCached)? */
+function mustStayOffline(engine: Engine, opts: Dispatcher.DispatchOptions, scope: Scope | undefined): boolean {
+  if (engine.settings.onlyIfCached || scope?.options?.onlyIfCached || scope?.modes?.onlyIfCached) return true
+  return /only-if-cached/i.test(headerRecord(opts.headers)['cache-control'] ?? '')
+}
+
+/**
+ * An unsafe method's response invalidates what it changed (RFC 9111 §4.4); a POST's may then
+ * be stored for GETs of its URI (RFC 9110 §9.3.3, forward/content-location.ts).
+ */
+function unsafeHandler(engine: Engine, url: string, method: string, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, scope: Scope | undefined): Dispatcher.DispatchHandler {
+  let downstream = handler
+  if (method === 'POST' && engine.settings.allowableMethods.has('GET')) {
+    const get = prepare(engine, { method: 'GET', url, headers: headerRecord(opts.headers), body: undefined }, scope)
+    if (!('bypass' in get)) downstream = new ContentLocationHandler(engine, get, handler)
+  }
+  return new InvalidateHandler(engine, url, downstream)
+}
+
+/**
+ * The handler for the first path-only request through a dispatcher, once undici has told us its
+ * origin: it was sent without a lookup, but its response is stored (or invalidates) as usual.
+ */
+function firstHandler(engine: Engine, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: Scope | undefined): Dispatcher.DispatchHandler {
+  try {
+    const url = dispatchUrl(opts)
+    if (!engine.settings.allowableMethods.has(method)) return SAFE.has(method) ? handler : unsafeHandler(engine, url, method, opts, handler, scope)
+    if ((opts.body !== undefined && opts.body !== null) || headerRecord(opts.headers).range !== undefined) return handler
+    const prepared = prepare(engine, { method, url, headers: headerRecord(opts.headers), body: undefined }, scope)
+    if ('bypass' in prepared) return handler
+    return captureOnly(engine, prepared, handler)
+  } catch (error) {
+    engine.report(error)
+    return handler
+  }
 }

@@ -21,6 +21,7 @@ import { forward, type Route } from './forward/forward.js'
 import { lookup } from './lookup.js'
 import { prepare, type Scope } from './prepare/prepare.js'
 import { dispatchUrl, headerRecord, readBody } from './prepare/request.js'
+import { partialRecord } from './respond/range.js'
 import { fail, serve, serveStored } from './respond/serve.js'
 
 const SILENT: Dispatcher.DispatchHandler = {
@@ -49,6 +50,14 @@ export async function send(engine: Engine, next: Dispatcher.Dispatch, opts: Disp
   // 2. lookup
   const { action, record } = await lookup(engine, p)
   const route: Route = { engine, next, opts: out, p, handler }
+  // A range request (RFC 9111 §3.4): a 206 cut from a fresh stored response, else the origin
+  // answers it as asked, unstored (a part is not the whole response). only-if-cached with
+  // nothing usable stays a 504 below (RFC 9111 §5.2.1.7).
+  if (p.headers.range !== undefined && action.action !== 'gateway-timeout') {
+    const partial = action.action === 'serve' && record ? partialRecord(p.method, p.headers, record) : undefined
+    if (!partial || action.action !== 'serve') return void next(out, handler)
+    return serveRecord(engine, handler, partial, { hit: true, ttl: action.ttl, key: partial.meta.key, ...(action.stale ? { detail: action.reason } : {}) }, p.method, p.host, action.stale)
+  }
   // 3. respond from storage
   switch (action.action) {
     case 'serve': {

@@ -21,12 +21,17 @@ export function parseCacheControl(value: string | readonly string[] | undefined)
   return out
 }
 
-/** Seconds of a delta-seconds directive, undefined when absent or invalid (§1.2.2). */
+/** RFC 9111 §1.2.2: a delta-seconds too large to represent is taken as 2^31. */
+const MAX_DELTA = 2147483648
+
+/**
+ * Seconds of a delta-seconds directive (RFC 9111 §1.2.2: `1*DIGIT`), undefined when absent or
+ * invalid: `60s`, `-1`, `1.5`, `1e3` and an empty value are not delta-seconds.
+ */
 export function seconds(directives: Directives, name: string): number | undefined {
   const v = directives.get(name)
-  if (v === undefined || v === true) return undefined
-  const n = Number.parseInt(v, 10)
-  return Number.isNaN(n) || n < 0 ? undefined : n
+  if (v === undefined || v === true || !/^\d+$/.test(v)) return undefined
+  return Math.min(Number(v), MAX_DELTA)
 }
 
 export function headerValue(headers: Readonly<Record<string, string | string[]>>, name: string): string | undefined {

@@ -5,6 +5,7 @@
  */
 import { type Directives, parseCacheControl, seconds } from './cache-control.js'
 import { hasValidator } from './policy.js'
+import { answerableRange } from './range.js'
 import type { EntryMeta } from '../backends/contract.js'
 
 /** The per-request modes, from options and from the Fetch standard's `cache` modes. */
@@ -17,6 +18,8 @@ export interface ReadModes {
   staleOk?: boolean
   /** Use any stored response; 504 on a miss (`onlyIfCached`, fetch `only-if-cached`). */
   onlyIfCached?: boolean
+  /** The cache ignores the server's caching headers (`cacheControl: false`): `immutable` too. */
+  ignoreResponseDirectives?: boolean
 }
 
 export interface ReadInput {
@@ -60,7 +63,11 @@ export function decideRead({ entry, cc, pragmaNoCache, modes, now }: ReadInput):
   }
   const ttl = remainingTtl(entry, now)
   if (modes.onlyIfCached) return { action: 'serve', reason: 'only-if-cached', stale: ttl <= 0, ttl }
-  const wantsOrigin = asksForOrigin(cc, pragmaNoCache, modes)
+  // RFC 8246 immutable: a fresh immutable response is not revalidated on a reload (request
+  // no-cache, Pragma, max-age=0, fetch "no-cache"); only a forced refresh (fetch "reload",
+  // forceRefresh) goes to the origin: "unless explicitly overridden by the user".
+  const immutable = !modes.forceRefresh && !modes.ignoreResponseDirectives && ttl > 0 && isImmutable(entry)
+  const wantsOrigin = !immutable && asksForOrigin(cc, pragmaNoCache, modes)
   // §5.2.1.7: only-if-cached forbids contacting the origin, so a request that must (no-cache,
   // a forced refresh) cannot be satisfied from the store either.
   if (wantsOrigin && onlyIfCachedDirective) return { action: 'gateway-timeout', reason: 'only-if-cached, but the request needs the origin' }
@@ -76,7 +83,7 @@ export function decideRead({ entry, cc, pragmaNoCache, modes, now }: ReadInput):
   let why = 'fresh'
   const maxAge = seconds(cc, 'max-age')
   // §5.2.1.1 max-age: the client will not accept a response older than this.
-  if (fresh && maxAge !== undefined && currentAge(entry, now) > maxAge) {
+  if (fresh && !immutable && maxAge !== undefined && currentAge(entry, now) > maxAge) {
     fresh = false
     why = `older than request max-age ${maxAge}`
   }
@@ -106,6 +113,11 @@ export function decideRead({ entry, cc, pragmaNoCache, modes, now }: ReadInput):
   // §4.3: a stale response with a validator is revalidated; without one it is fetched anew.
   if (validator) return { action: 'revalidate', reason: why, ttl }
   return { action: 'fetch', reason: `${why}; no validator`, fwd: 'stale' }
+}
+
+function isImmutable(entry: EntryMeta): boolean {
+  const v = entry.headers['cache-control']
+  return v !== undefined && parseCacheControl(v).has('immutable')
 }
 
 /**
@@ -147,7 +159,11 @@ const CONDITIONAL = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmod
  */
 export function bypassReason(method: string, headers: Readonly<Record<string, string>>, allowableMethods: ReadonlySet<string>): string | undefined {
   if (!allowableMethods.has(method)) return `method ${method} not cacheable`
-  for (const name of CONDITIONAL) if (headers[name] !== undefined) return `request carries ${name}`
+  for (const name of CONDITIONAL) {
+    // A single byte range of a GET may be cut from a stored response (rules/range.ts, RFC 9111 §3.4).
+    if (name === 'range' && answerableRange(method, headers) !== undefined) continue
+    if (headers[name] !== undefined) return `request carries ${name}`
+  }
   return undefined
 }
 

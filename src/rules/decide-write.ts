@@ -7,9 +7,11 @@ import { headerValue, parseCacheControl, seconds } from './cache-control.js'
 import { DO_NOT_CACHE } from '../config/expiry.js'
 import type { RequestOptions, Settings } from '../config/options.js'
 import { chooseExpiry, configuredExpiry, settingsExpiry } from './expiry.js'
-import { type Freshness, freshness, hasValidator } from './policy.js'
+import { hasValidator } from './policy.js'
+import { type Freshness, freshness } from './freshness.js'
 import { varyNames } from './vary.js'
 import type { HeaderMap } from '../backends/contract.js'
+import { statusStorable, understood } from './status.js'
 
 export interface WriteInput {
   method: string
@@ -35,9 +37,6 @@ export type WriteDecision =
       vary: string[]
     }
   | { action: 'skip'; reason: string }
-
-/** Statuses a cache may store when the response says how long (RFC 9111 §4.2.2, "heuristically cacheable"). */
-const CACHEABLE_WITH_HEADERS = new Set([203, 204, 300, 301, 308, 404, 405, 410, 414, 501])
 
 /**
  * `readOnly`: the cache is read and never written, by any path (store, 304 refresh, unsafe-method
@@ -65,15 +64,20 @@ export function decideWrite(input: WriteInput): WriteDecision {
   if (configured === DO_NOT_CACHE) return skip('DO_NOT_CACHE')
   const rescc = settings.cacheControl ? parseCacheControl(headers['cache-control']) : new Map<string, string | true>()
   const explicitHeaders = rescc.has('max-age') || (settings.cacheControl && headers.expires !== undefined)
-  if (!settings.allowableCodes.has(status) && !(settings.cacheControl && CACHEABLE_WITH_HEADERS.has(status) && explicitHeaders)) {
-    return skip(`status ${status} not in allowableCodes`)
-  }
+  // RFC 9111 §3: storable statuses (rules/status.ts).
+  if (!statusStorable(settings.allowableCodes, status, explicitHeaders)) return skip(`status ${status} not in allowableCodes`)
   const vary = varyNames(headers)
   // RFC 9111 §4.1: "A stored response with a Vary header field value containing '*' always fails to match."
   if (vary.includes('*')) return skip('Vary: *')
   if (settings.cacheControl) {
-    // RFC 9111 §5.2.2.5: no-store in the response.
-    if (rescc.has('no-store')) return skip('response no-store')
+    if (rescc.has('must-understand')) {
+      // RFC 9111 §5.2.2.3 must-understand: store only if the status code's caching rules are
+      // understood, and then in spite of no-store (which is there for caches that do not).
+      if (!understood(status)) return skip(`must-understand: status ${status} not understood`)
+    } else if (rescc.has('no-store')) {
+      // RFC 9111 §5.2.2.5: no-store in the response.
+      return skip('response no-store')
+    }
     // §5.2.2.7 "private" binds shared caches only; this is a private cache, so it may store.
   }
   if (settings.filter && !settings.filter({ url: input.url, status, headers })) return skip('filter returned false')
@@ -85,7 +89,7 @@ export function decideWrite(input: WriteInput): WriteDecision {
   let noCache = false
   let f: Freshness | undefined
   if (settings.cacheControl) {
-    f = freshness(input.method, input.url, input.requestHeaders, status, headers, now)
+    f = freshness(status, headers, now, rescc)
     initialAge = f.initialAge
     // §5.2.2.4 no-cache (and §5.4 Pragma: no-cache without Cache-Control): store, revalidate before each use.
     noCache = rescc.has('no-cache') || (headers['cache-control'] === undefined && /no-cache/i.test(headerValue(headers, 'pragma') ?? ''))
@@ -138,4 +142,22 @@ export function invalidationTargets(href: string, status: number, headers: Heade
     }
   }
   return targets
+}
+
+/**
+ * RFC 9110 §9.3.3 (RFC 9111 §4): may this response to a POST of `href` answer later GETs of it?
+ * A successful response (2xx) with explicit freshness (max-age or Expires, §4.2.1) and a
+ * Content-Location that resolves to `href` itself. Storability is then decideWrite's, as a GET.
+ */
+export function postAnswersGet(href: string, status: number, headers: HeaderMap, now: number): boolean {
+  if (status < 200 || status > 299) return false
+  const location = headerValue(headers, 'content-location')
+  if (location === undefined) return false
+  let same: boolean
+  try {
+    same = new URL(location, href).href === new URL(href).href
+  } catch {
+    return false
+  }
+  return same && freshness(status, headers, now).explicit
 }

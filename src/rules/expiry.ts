@@ -11,7 +11,7 @@
 import { DO_NOT_CACHE, type Expiry, expiresAtFor } from '../config/expiry.js'
 import { matchesPattern } from '../util/glob.js'
 import type { RequestOptions, Settings } from '../config/options.js'
-import type { Freshness } from './policy.js'
+import type { Freshness } from './freshness.js'
 
 /** Step 1: the per-request expireAfter, else what the URL's settings say (settingsExpiry). */
 export function configuredExpiry(options: Pick<RequestOptions, 'expireAfter'>, urlExpiry: Expiry | undefined): Expiry | undefined {

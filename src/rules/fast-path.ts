@@ -24,8 +24,10 @@ export function fastPathMayTry(r: FastRequest): boolean {
 
 /**
  * After the decision: only a plain serve (fresh, or stale where the request allows it). A
- * revalidation, a refresh or a fetch needs the origin; a redirect needs fetch to follow it.
+ * revalidation, a refresh or a fetch needs the origin; a redirect needs fetch to follow it; a
+ * range request is answered with a 206 cut from the stored body (rules/range.ts) by the
+ * interceptor, RFC 9111 §3.4.
  */
-export function fastPathMayServe(action: ReadAction, status: number): action is Extract<ReadAction, { action: 'serve' }> {
-  return action.action === 'serve' && !REDIRECT.has(status)
+export function fastPathMayServe(action: ReadAction, status: number, ranged: boolean): action is Extract<ReadAction, { action: 'serve' }> {
+  return action.action === 'serve' && !REDIRECT.has(status) && !ranged
 }

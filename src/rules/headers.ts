@@ -5,10 +5,11 @@ import { headerValue } from './cache-control.js'
 import type { HeaderMap } from '../backends/contract.js'
 
 /**
- * Hop-by-hop fields describe one connection and are never stored (RFC 9111 §3.1, RFC 9110
- * §7.6.1), nor are the fields a Connection header lists.
+ * Fields never stored (RFC 9111 §3.1): hop-by-hop and connection-specific fields (RFC 9110
+ * §7.6.1), the fields a Connection header lists, and "Proxy-Authenticate,
+ * Proxy-Authentication-Info, Proxy-Authorization", which belong to the connection with a proxy.
  */
-export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authorization'])
+export const HOP_BY_HOP: ReadonlySet<string> = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authenticate', 'proxy-authentication-info', 'proxy-authorization'])
 
 /**
  * Fields a 304 must not overwrite in the stored response (RFC 9111 §3.2): the framing of the

@@ -18,7 +18,7 @@ import type { CallerController } from './caller-controller.js'
 import type { Step, Stored } from './step.js'
 
 export class RevalidationStep implements Step {
-  private state: 'next' | 'answered' | 'retry' | 'retried' = 'next'
+  private state: 'next' | 'answered' | 'retry' | 'retried' | 'finished' = 'next'
   private served: CacheRecord | undefined
   private written: Promise<void> = Promise.resolve()
 
@@ -71,17 +71,31 @@ export class RevalidationStep implements Step {
       this.state = 'retried'
       return this.retry(this.a.flight)
     }
+    this.finish(controller)
+  }
+
+  /** Deliver the stored body after a 304 that refreshed it (RFC 9111 §4.3.4). */
+  private finish(controller: CallerController | undefined): void {
+    this.state = 'finished'
     const served = this.served!
     void this.written.then(() => this.a.flight?.resolve({ kind: 'stored' }))
     const body = this.a.p.method === 'HEAD' ? new Uint8Array(0) : served.body
-    if (body.byteLength > 0) this.a.downstream.onResponseData?.(controller, Buffer.from(body.buffer, body.byteOffset, body.byteLength))
-    this.a.downstream.onResponseEnd?.(controller, {})
+    const c = controller ?? new LocalController()
+    if (body.byteLength > 0) this.a.downstream.onResponseData?.(c, Buffer.from(body.buffer, body.byteOffset, body.byteLength))
+    this.a.downstream.onResponseEnd?.(c, {})
   }
 
   onResponseError(controller: CallerController | undefined, error: Error): void {
     if (this.state === 'next') return this.next.onResponseError(controller, error)
-    // The retry leads the flight now; this exchange is over.
-    if (this.state === 'retried') return
+    // The retry leads the flight now, or the caller has its response: this exchange is over.
+    if (this.state === 'retried' || this.state === 'finished') return
+    if (this.state === 'answered' && !controller?.abortedByCaller) {
+      // The 304's headers were complete and the stored response is refreshed: a fault after
+      // them (undici rejects a 304 whose Content-Length promises a body it never had, RFC 9111
+      // §3.2 / RFC 9110 §15.4.5) concerns no byte the caller gets. Serve the stored body.
+      debug('%s %s: error after a 304 ignored: %s', this.a.p.method, this.a.p.url, error.message)
+      return this.finish(controller)
+    }
     this.a.flight?.resolve(controller?.abortedByCaller ? { kind: 'pass' } : { kind: 'error', error })
     this.a.downstream.onResponseError?.(controller ?? new LocalController(), error)
   }

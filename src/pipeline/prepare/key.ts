@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import { normalizeBody, normalizeUrl } from './normalize.js'
+import { normalizeFieldValue } from '../../rules/vary.js'
 import type { Settings } from '../../config/options.js'
 import type { RequestInfoForKey } from '../../config/types.js'
 
@@ -48,5 +49,6 @@ export function requestKey(request: RequestInfoForKey, settings: Settings): KeyP
 
 /** Key of one variant under a primary key, by the values of the response's Vary fields. */
 export function variantKey(primary: string, vary: readonly string[], headers: Readonly<Record<string, string>>): string {
-  return hash([primary, vary.map((name) => [name, headers[name] ?? null])])
+  // Values as Vary compares them (rules/vary.ts), so equal values find the same variant.
+  return hash([primary, vary.map((name) => [name, normalizeFieldValue(name, headers[name]) ?? null])])
 }

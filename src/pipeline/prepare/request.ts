@@ -1,12 +1,34 @@
 /** Read what the cache needs from undici dispatch options: method, URL, headers, body. */
+import { stringify } from 'node:querystring'
 import type { Dispatcher } from 'undici'
 
-export function dispatchUrl(opts: Dispatcher.DispatchOptions): string {
-  const { origin, path } = opts
+/**
+ * The URL undici will request: origin (the dispatcher's own when given: a Client or Pool sends
+ * to its origin whatever the options say), path, and the `query` option serialised as undici
+ * serialises it (node:querystring), so that `{ query: { i: 1 } }` and `/?i=1` key alike.
+ */
+export function dispatchUrl(opts: Dispatcher.DispatchOptions, dispatcherOrigin?: string): string {
+  const origin = dispatcherOrigin ?? opts.origin
+  let path = opts.path
+  if (opts.query) {
+    const query = stringify(opts.query as Parameters<typeof stringify>[0])
+    if (query !== '') path += (path.includes('?') ? '&' : '?') + query
+  }
   // The common case needs no URL parse: an origin string and an absolute path. Keys normalise
   // the URL anyway (once per URL, memoised).
   if (typeof origin === 'string' && path.startsWith('/') && !origin.endsWith('/')) return origin + path
   return new URL(path, origin as string | URL).href
+}
+
+/** The dispatch options' origin when it is an absolute http(s) URL; undefined otherwise. */
+export function usableOrigin(origin: Dispatcher.DispatchOptions['origin']): string | undefined {
+  if (origin === undefined || origin === null) return undefined
+  try {
+    const u = new URL(String(origin))
+    return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /** Lower-case header names, repeated values joined as one field value (RFC 9110 §5.3). */
@@ -19,7 +41,10 @@ export function headerRecord(headers: Dispatcher.DispatchOptions['headers'] | Re
     out[key] = key in out ? `${out[key]}, ${v}` : v
   }
   if (headers == null) return out
-  if (Array.isArray(headers)) {
+  if (Array.isArray(headers) && headers.length > 0 && Array.isArray(headers[0])) {
+    // HeadersInit's pair form: [[name, value], ...] (also what spreading a Headers gives).
+    for (const pair of headers as unknown as Array<[unknown, unknown]>) add(pair[0], pair[1])
+  } else if (Array.isArray(headers)) {
     // undici's flat form: [name, value, name, value, ...]
     for (let i = 0; i + 1 < headers.length; i += 2) add(headers[i], headers[i + 1])
   } else if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
