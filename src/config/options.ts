@@ -2,12 +2,16 @@ import { checkBackend } from '../backends/contract.js'
 import { ConfigError, show } from '../util/errors.js'
 import { type Expiry, parseExpiry } from './expiry.js'
 import { compilePattern } from '../util/glob.js'
+import { redisOption } from './redis.js'
+import type { RedisBackendOptions } from '../backends/redis.js'
 import type { Backend, CacheOptions, HeaderMap, PerRequestOptions, RequestInfoForKey } from './types.js'
 
 /** Validated, normalised options: built once, read on every request. */
 export interface Settings {
   name: string
-  backend: 'sqlite' | 'filesystem' | 'memory' | Backend
+  backend: 'sqlite' | 'filesystem' | 'memory' | 'redis' | Backend
+  /** RedisBackend options, with backend: 'redis'. */
+  redis: RedisBackendOptions | undefined
   expireAfter: Expiry | undefined
   urlsExpireAfter: ReadonlyArray<readonly [RegExp, Expiry]>
   cacheControl: boolean
@@ -46,6 +50,7 @@ const CACHE_OPTION_NAMES = new Set<string>([
   'name', 'backend', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'allowableMethods',
   'allowableCodes', 'matchHeaders', 'ignoredParameters', 'keyFn', 'filter', 'staleIfError',
   'staleWhileRevalidate', 'onlyIfCached', 'readOnly', 'maxEntrySize', 'lockTimeout', 'onError',
+  'redis',
 ])
 export const REQUEST_OPTION_NAMES = new Set<string>(['expireAfter', 'refresh', 'forceRefresh', 'onlyIfCached'])
 
@@ -105,9 +110,9 @@ function urlExpiries(value: unknown): Array<readonly [RegExp, Expiry]> {
 
 function backendOption(value: unknown): Settings['backend'] {
   if (value === undefined) return 'sqlite'
-  if (value === 'sqlite' || value === 'filesystem' || value === 'memory') return value
+  if (value === 'sqlite' || value === 'filesystem' || value === 'memory' || value === 'redis') return value
   if (typeof value === 'object' && value !== null) return checkBackend(value, 'backend')
-  throw new ConfigError(`backend: expected 'sqlite', 'filesystem', 'memory' or a Backend instance; got ${show(value)}`)
+  throw new ConfigError(`backend: expected 'sqlite', 'filesystem', 'memory', 'redis' or a Backend instance; got ${show(value)}`)
 }
 
 function lockTimeout(value: unknown): number {
@@ -145,9 +150,11 @@ export function resolveSettings(options: CacheOptions = {}): Settings {
     throw new ConfigError(`maxEntrySize: expected a whole number of bytes; got ${show(maxEntrySize)}`)
   }
   const onError = fn<(e: unknown) => void>(o.onError, 'onError')
+  const backend = backendOption(o.backend)
   return Object.freeze({
     name: (o.name as string | undefined) ?? 'http_cache',
-    backend: backendOption(o.backend),
+    backend,
+    redis: redisOption(o.redis, backend),
     expireAfter: o.expireAfter === undefined ? undefined : parseExpiry(o.expireAfter, 'expireAfter'),
     urlsExpireAfter: urlExpiries(o.urlsExpireAfter),
     cacheControl: bool(o.cacheControl, 'cacheControl', true),

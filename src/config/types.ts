@@ -1,6 +1,8 @@
 import type { ExpireAfter } from './expiry.js'
 
 import type { Backend, HeaderMap } from '../backends/contract.js'
+import type { RedisBackendOptions } from '../backends/redis.js'
+import type { RedisClientLike } from '../backends/redis-client.js'
 
 export type { Backend, HeaderMap }
 
@@ -28,7 +30,9 @@ export interface PerRequestOptions {
 export interface CacheOptions {
   /** Base name of the store: `<name>.sqlite` for SQLite. Default `http_cache`. */
   name?: string
-  backend?: 'sqlite' | 'filesystem' | 'memory' | Backend
+  backend?: 'sqlite' | 'filesystem' | 'memory' | 'redis' | Backend
+  /** With backend: 'redis': a `redis://` or `rediss://` URL, an ioredis client you made, or RedisBackend options. */
+  redis?: string | RedisClientLike | RedisBackendOptions
   expireAfter?: ExpireAfter
   urlsExpireAfter?: Record<string, ExpireAfter> | ReadonlyArray<readonly [UrlPattern, ExpireAfter]>
   cacheControl?: boolean

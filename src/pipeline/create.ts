@@ -1,6 +1,7 @@
 import { FileBackend } from '../backends/file.js'
 import { MemoryBackend } from '../backends/memory.js'
 import { SQLiteBackend } from '../backends/sqlite.js'
+import { RedisBackend } from '../backends/redis.js'
 import { Engine } from './engine.js'
 import { resolveSettings } from '../config/options.js'
 import type { CacheOptions } from '../config/types.js'
@@ -12,5 +13,6 @@ export function createEngine(options: CacheOptions = {}): Engine {
   if (b === 'sqlite') return new Engine(settings, new SQLiteBackend({ path: `${settings.name}.sqlite` }), true)
   if (b === 'filesystem') return new Engine(settings, new FileBackend({ path: settings.name }), true)
   if (b === 'memory') return new Engine(settings, new MemoryBackend(), true)
+  if (b === 'redis') return new Engine(settings, new RedisBackend(settings.redis), true)
   return new Engine(settings, b, false)
 }

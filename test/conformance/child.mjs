@@ -1,6 +1,6 @@
 // The second process of the conformance suite: opens the same store as the test, writes,
 // reads and deletes what it is told, and prints what it read as JSON.
-// node child.mjs <build dir> <sqlite|file> <store path> <plan JSON>
+// node child.mjs <build dir> <sqlite|file|redis> <store path, or RedisBackend options as JSON> <plan JSON>
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -10,7 +10,9 @@ const plan = JSON.parse(planText)
 const backend =
   kind === 'sqlite'
     ? new (await import(pathToFileURL(join(dir, 'backends/sqlite.js')).href)).SQLiteBackend({ path })
-    : new (await import(pathToFileURL(join(dir, 'backends/file.js')).href)).FileBackend({ path })
+    : kind === 'redis'
+      ? new (await import(pathToFileURL(join(dir, 'backends/redis.js')).href)).RedisBackend(JSON.parse(path))
+      : new (await import(pathToFileURL(join(dir, 'backends/file.js')).href)).FileBackend({ path })
 
 // Must match sharedRecord() in suite.ts.
 function record(key) {
