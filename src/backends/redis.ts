@@ -75,6 +75,8 @@ export class RedisBackend implements Backend {
   private readonly connecting: Promise<RedisClient & Scripts>
   private readonly changes: RedisChanges
   private closed = false
+  /** A command timed out: fail fast until a PING answers again (see suspend()). */
+  private suspended = false
 
   /** Capability: cross-process leases, `SET NX PX` (a crashed holder's lease expires). */
   readonly leases: BackendLeases = {
@@ -135,12 +137,33 @@ export class RedisBackend implements Backend {
       throw error instanceof BackendError ? error : new BackendError(`Redis connection failed`, error)
     }
     if (isDown(client)) throw new BackendError(`Redis ${what}: not connected (${client.status})`)
+    if (this.suspended) throw new BackendError(`Redis ${what}: the server is not answering; waiting for it to answer a PING`)
     try {
       return this.owned ? await f(client) : await this.bounded(f(client))
     } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      if (/timed out/i.test(message)) this.suspend(client)
       if (error instanceof BackendError) throw error
-      throw new BackendError(`Redis ${what} failed: ${error instanceof Error ? error.message : String(error)}`, error)
+      throw new BackendError(`Redis ${what} failed: ${message}`, error)
     }
+  }
+
+  /**
+   * A slow server would make each of a request's few commands wait out its own timeout. After
+   * one timeout, every call fails at once (a miss) while a PING, retried, waits for the server
+   * to answer again; then calls go through. So a request waits at most one command timeout.
+   */
+  private suspend(client: RedisClient): void {
+    if (this.suspended || this.closed) return
+    this.suspended = true
+    const probe = (): void => {
+      const ping = this.owned ? client.ping() : this.bounded(client.ping())
+      ping.then(
+        () => void (this.suspended = false),
+        () => void (this.closed || setTimeout(probe, 100).unref()),
+      )
+    }
+    probe()
   }
 
   /** A client we did not make may have no command timeout: bound the call ourselves. */

@@ -66,6 +66,8 @@ export interface RedisServer {
 export interface RedisServerOptions {
   /** Extra redis-server arguments, e.g. ['--maxmemory', '2mb']. */
   args?: string[]
+  /** This port instead of a free one. */
+  port?: number
   password?: string
   /** Serve TLS only, with this certificate (see makeCertificate). */
   tls?: Certificate
@@ -103,7 +105,7 @@ function stopped(p: ChildProcess | undefined): Promise<void> {
 }
 
 export async function startRedis(options: RedisServerOptions = {}, tmp = tempDir('fetchcache-redis-')): Promise<RedisServer> {
-  const port = await freePort()
+  const port = options.port ?? (await freePort())
   const dir = tmp.dir
   const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'notice']
   if (options.tls) {
