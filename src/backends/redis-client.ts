@@ -94,6 +94,9 @@ export function clientOptions(commandTimeout: number): RedisOptions {
     connectTimeout: Math.max(commandTimeout, 1000),
     maxRetriesPerRequest: 0,
     enableAutoPipelining: true,
+    // The ready check runs INFO, which ACL users of managed services often may not; a server
+    // still loading its data answers LOADING, which is a miss like any other error.
+    enableReadyCheck: false,
     retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), RECONNECT_MAX_MS),
   }
 }

@@ -12,7 +12,7 @@ import { tempDir } from './tmp.js'
 
 function installed(binary: string): boolean {
   try {
-    execFileSync(binary, ['--version'], { stdio: 'ignore' })
+    execFileSync('sh', ['-c', 'command -v "$0"', binary], { stdio: 'ignore' })
     return true
   } catch {
     return false
