@@ -20,12 +20,6 @@ export const CLIENT_PACKAGE = 'ioredis'
 /** A connected ioredis client: one server or a Cluster. */
 export type RedisClient = Redis | Cluster
 
-/** The public face of "an existing client" (kept structural so that our types need no ioredis). */
-export interface RedisClientLike {
-  readonly status: string
-  duplicate(...args: never[]): unknown
-}
-
 /** How long Redis may stay silent before a command counts as failed (ms); see README. */
 export const DEFAULT_COMMAND_TIMEOUT = 1000
 /** Longest wait between reconnection attempts (ms). */

@@ -24,8 +24,17 @@ import { matchesFilter, statsByScan } from './filter.js'
 import { checkOptions, positive } from './limits.js'
 import type { ChangeListener, StoreChange } from './changes.js'
 import { RedisChanges } from './redis-changes.js'
-import { assertInstalled, checkUrl, connect, DEFAULT_COMMAND_TIMEOUT, isClient, isCluster, isDown, type RedisClient, type RedisClientLike } from './redis-client.js'
+import { assertInstalled, checkUrl, connect, DEFAULT_COMMAND_TIMEOUT, isClient, isCluster, isDown, type RedisClient } from './redis-client.js'
 import { type Scripts, withScripts } from './redis-scripts.js'
+
+/**
+ * An ioredis `Redis` or `Cluster` you made, described by shape, so that fetchcache's public
+ * types never import ioredis (an optional peer dependency that may not be installed).
+ */
+export interface RedisClientLike {
+  readonly status: string
+  duplicate(...args: never[]): unknown
+}
 
 export interface RedisBackendOptions {
   /** Server to connect to: `redis://[user:pass@]host:port[/db]`, or `rediss://…` for TLS. Default `redis://127.0.0.1:6379`. */

@@ -1,8 +1,7 @@
 import type { ExpireAfter } from './expiry.js'
 
 import type { Backend, HeaderMap } from '../backends/contract.js'
-import type { RedisBackendOptions } from '../backends/redis.js'
-import type { RedisClientLike } from '../backends/redis-client.js'
+import type { RedisBackendOptions, RedisClientLike } from '../backends/redis.js'
 
 export type { Backend, HeaderMap }
 
