@@ -91,6 +91,8 @@ export function clientOptions(commandTimeout: number): RedisOptions {
     // The ready check runs INFO, which ACL users of managed services often may not; a server
     // still loading its data answers LOADING, which is a miss like any other error.
     enableReadyCheck: false,
+    // After close(), a socket ioredis is still ending may keep the process alive this long.
+    disconnectTimeout: 200,
     retryStrategy: (times: number) => Math.min(50 * 2 ** Math.min(times, 6), RECONNECT_MAX_MS),
   }
 }
