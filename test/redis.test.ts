@@ -173,6 +173,29 @@ describe.runIf(available)('RedisBackend', () => {
     }, 30_000)
   })
 
+  describe('a full Redis under noeviction', () => {
+    it('refuses writes: every response still arrives whole, and onError hears of each refused write', async () => {
+      const full = await startRedis({ args: ['--maxmemory', '1mb', '--maxmemory-policy', 'noeviction'] })
+      const origin = await startOrigin()
+      const body = Buffer.alloc(256 * 1024, 7)
+      origin.route('/big', (_req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=600' })
+        res.end(body)
+      })
+      const errors: unknown[] = []
+      const f = createCachedFetch({ backend: 'redis', redis: full.url, onError: (e) => errors.push(e) })
+      try {
+        for (let i = 0; i < 8; i++) expect(Buffer.from(await (await f(`${origin.url}/big?${i}`)).arrayBuffer()).equals(body)).toBe(true)
+        expect(errors.length).toBeGreaterThan(0)
+        expect(String((errors[0] as Error).cause)).toMatch(/OOM/)
+      } finally {
+        await f.cache.close()
+        await origin.close()
+        await full.cleanup()
+      }
+    }, 30_000)
+  })
+
   describe("backend: 'redis'", () => {
     let origin: Origin
     beforeAll(async () => {

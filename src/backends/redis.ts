@@ -150,7 +150,9 @@ export class RedisBackend implements Backend {
     try {
       return this.owned ? await f(client) : await this.bounded(f(client))
     } catch (error) {
-      const message = error instanceof Error ? error.message : String(error)
+      // A MULTI refused at EXEC says why only in the errors of the commands it queued (e.g. OOM).
+      const prior = (error as { previousErrors?: Error[] } | null)?.previousErrors?.[0]?.message
+      const message = (error instanceof Error ? error.message : String(error)) + (prior ? ` (${prior})` : '')
       if (/timed out/i.test(message)) this.suspend(client)
       if (error instanceof BackendError) throw error
       throw new BackendError(`Redis ${what} failed: ${message}`, error)
