@@ -10,6 +10,8 @@ const LIST = {
   'fc-fetch-sqlite': { label: 'fetchcache createCachedFetch (SQLite)', backend: 'sqlite', api: 'fetch' },
   'fc-fetch-memory': { label: 'fetchcache createCachedFetch (memory)', backend: 'memory', api: 'fetch' },
   'fc-fetch-tiered': { label: 'fetchcache createCachedFetch (tiered: memory + SQLite)', backend: 'sqlite', api: 'fetch' },
+  'fc-fetch-redis': { label: 'fetchcache createCachedFetch (Redis, loopback)', backend: 'redis', api: 'fetch' },
+  'fc-interceptor-redis-request': { label: 'fetchcache cacheInterceptor + undici request (Redis, loopback)', backend: 'redis', api: 'request' },
   'fc-interceptor-sqlite-request': { label: 'fetchcache cacheInterceptor + undici request (SQLite)', backend: 'sqlite', api: 'request' },
   'fc-interceptor-memory-request': { label: 'fetchcache cacheInterceptor + undici request (memory)', backend: 'memory', api: 'request' },
   'fc-install-sqlite-fetch': { label: 'fetchcache installCache + global fetch (SQLite)', backend: 'sqlite', api: 'fetch' },
@@ -25,6 +27,13 @@ const LIST = {
 }
 
 export const CONTENDERS = LIST
+
+/** Redis contenders: the server run.mjs started, a namespace of this process's own. */
+function redisOptions(ctx) {
+  const url = process.env.FETCHCACHE_BENCH_REDIS
+  if (!url) throw new Error('FETCHCACHE_BENCH_REDIS is not set (run.mjs starts a redis-server)')
+  return { backend: 'redis', redis: { url, namespace: `bench:${ctx.dir}:` } }
+}
 
 /** A header from a fetch Headers or an undici request() headers object. */
 const hv = (h, n) => (typeof h.get === 'function' ? h.get(n) : h[n]) ?? undefined
@@ -91,11 +100,17 @@ export async function make(name, ctx) {
         },
       }
     }
+    case 'fc-fetch-redis': {
+      const fc = await import('fetchcache')
+      const f = fc.createCachedFetch(redisOptions(ctx))
+      return { ...out, ...fetchLike(f, FC_STATUS), flush: () => f.cache.flush(), close: () => f.cache.close() }
+    }
+    case 'fc-interceptor-redis-request':
     case 'fc-interceptor-sqlite-request':
     case 'fc-interceptor-memory-request': {
       const fc = await import('fetchcache')
       const { Agent, request } = await import('undici')
-      const ic = fc.cacheInterceptor(name.includes('sqlite') ? { name: base } : { backend: 'memory' })
+      const ic = fc.cacheInterceptor(name.includes('sqlite') ? { name: base } : name.includes('redis') ? redisOptions(ctx) : { backend: 'memory' })
       const agent = new Agent()
       const dispatcher = agent.compose(ic)
       return {

@@ -15,6 +15,8 @@
 //   BENCH_BIG_STORE=n     entries in the large store (default 200,000)
 //   BENCH_ONLY=a,b        only the scenarios whose id contains one of these strings
 //   BENCH_CONTENDERS=a,b  only these contenders (plus the floors and undici's cache)
+//   Redis rows run when redis-server is installed: one server on a free loopback port, no
+//   persistence, started here and stopped at the end (or FETCHCACHE_BENCH_REDIS=redis://…).
 import { execFileSync, fork, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -42,10 +44,15 @@ const log = (...a) => process.stderr.write(`${a.join(' ')}\n`)
 
 const fc = await import('fetchcache')
 const TIERED = typeof fc.TieredBackend === 'function'
+const { startBenchRedis } = await import('./redis.mjs')
+const redis = typeof fc.RedisBackend === 'function' ? await startBenchRedis() : undefined
+if (redis) env.FETCHCACHE_BENCH_REDIS = redis.url
+const REDIS = redis ? ['fc-fetch-redis', 'fc-interceptor-redis-request'] : []
 const HIT = [
   'fc-fetch-sqlite',
   'fc-fetch-memory',
   ...(TIERED ? ['fc-fetch-tiered'] : []),
+  ...REDIS,
   'fc-interceptor-sqlite-request',
   'fc-interceptor-memory-request',
   'fc-install-sqlite-fetch',
@@ -94,6 +101,7 @@ function cleanup() {
   cleaned = true
   try {
     origin?.kill()
+    redis?.stop()
   } catch {}
   rmSync(tmp, { recursive: true, force: true })
 }

@@ -106,7 +106,7 @@ describe('usage', () => {
     expectOneLineError(await cli(['lss']), 2, /^error: unknown command 'lss' \(Did you mean ls\?\)/)
     expectOneLineError(await cli(['purge', '--older-than', 'soon']), 2, /^error: option '--older-than <duration>' argument 'soon' is invalid/)
     expectOneLineError(await cli(['ls', '--status', 'ok']), 2, /argument 'ok' is invalid/)
-    expectOneLineError(await cli(['ls', '--backend', 'redis']), 2, /argument 'redis' is invalid/)
+    expectOneLineError(await cli(['ls', '--backend', 'mongodb']), 2, /argument 'mongodb' is invalid/)
     expectOneLineError(await cli(['show']), 2, /^error: missing required argument 'url-or-key'/)
     expectOneLineError(await cli(['export']), 2, /^error: required option '--har <file>' not specified/)
     const none = await cli([])

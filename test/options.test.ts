@@ -23,7 +23,7 @@ describe('resolveSettings: invalid values', () => {
     ['unknown option lists the known ones', { ttl: 60 }, /unknown option 'ttl' \(known: name, backend, expireAfter/],
     ['name empty', { name: '' }, /^name: .*got ''$/],
     ['name not a string', { name: 5 }, /^name: .*got 5$/],
-    ['backend unknown', { backend: 'redis' }, /^backend: .*got 'redis'$/],
+    ['backend unknown', { backend: 'mongodb' }, /^backend: expected 'sqlite', 'filesystem', 'memory', 'redis' or a Backend instance; got 'mongodb'$/],
     ['backend object without methods', { backend: {} }, /^backend: not a Backend: missing methods get, set, delete, deleteMatching, entries, stats, clear, close$/],
     ['backend without stats', { backend: { get() {}, set() {}, delete() {}, deleteMatching() {}, entries() {}, clear() {}, close() {} } }, /^backend: not a Backend: missing method stats$/],
     ['backend with half a lease pair', { backend: { get() {}, set() {}, delete() {}, deleteMatching() {}, entries() {}, stats() {}, clear() {}, close() {}, leases: { acquire() {} } } }, /^backend\.leases: expected \{ acquire/],

@@ -6,11 +6,14 @@
  * does not evict it for lack of reads.
  *
  * The memory tier belongs to this process: what another process deletes or overwrites in a
- * shared backend stays visible here until this process's copy is evicted or replaced.
+ * shared backend stays visible here until this process's copy is evicted or replaced — unless
+ * the backend behind offers `watch` (RedisBackend, over pub/sub): then what other processes
+ * change is dropped from memory as soon as the backend hears of it.
  */
 import { checkBackend, type Backend, type BackendLeases, type BackendMaintenance, type BackendStats, type CacheRecord, type EntryFilter, type EntryMeta } from './contract.js'
 import { checkOptions } from './limits.js'
 import { touchOf } from './touches.js'
+import { type StoreChange, watchOf } from './changes.js'
 import { MemoryBackend, type MemoryBackendOptions } from './memory.js'
 
 export interface TieredBackendOptions {
@@ -33,6 +36,7 @@ export class TieredBackend implements Backend {
   private readonly reading = new Map<string, number>()
   /** Keys written or deleted while a read of them was under way: that read must not fill memory. */
   private readonly overtaken = new Set<string>()
+  private readonly unwatch: (() => void) | undefined
 
   constructor(options: TieredBackendOptions) {
     const o = checkOptions(options, ['backend', 'memory'], 'TieredBackend')
@@ -42,6 +46,15 @@ export class TieredBackend implements Backend {
     this.maintenance = back.maintenance
     this.listing = back.listing
     this.front = new MemoryBackend({ maxEntries: 1000, maxSize: 32 * 1024 * 1024, maxEntrySize: 1024 * 1024, ...(o.memory as MemoryBackendOptions | undefined) })
+    this.unwatch = watchOf(back)?.((change) => this.forget(change))
+  }
+
+  /** Another process changed the store: our copies of what changed are outdated. */
+  private forget(change: StoreChange): void {
+    const keys = 'all' in change ? [...this.reading.keys()] : change.keys
+    this.overtake(keys)
+    // The memory tier is synchronous underneath; these settle at once.
+    void ('all' in change ? this.front.clear() : this.front.delete(keys)).catch(() => {})
   }
 
   async get(key: string): Promise<CacheRecord | undefined> {
@@ -123,6 +136,7 @@ export class TieredBackend implements Backend {
   }
 
   async close(): Promise<void> {
+    this.unwatch?.()
     await this.front.close()
     await this.back.close()
   }

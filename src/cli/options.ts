@@ -34,6 +34,8 @@ export function addStoreOptions(program: Command): Command {
     .addOption(new Option('-c, --cache <path>', 'the cache: a .sqlite file (extension optional) or a filesystem cache folder').default('http_cache').env('FETCHCACHE_CACHE'))
     .addOption(new Option('-b, --backend <name>', 'storage backend (default: filesystem for a folder, else sqlite)').choices(BACKENDS).env('FETCHCACHE_BACKEND'))
     .addOption(new Option('--memcached <servers>', 'with --backend memcached: host:port[,host:port…] (default 127.0.0.1:11211)').env('FETCHCACHE_MEMCACHED'))
+    .addOption(new Option('--redis <url>', 'with --backend redis: the server (default redis://127.0.0.1:6379)').env('FETCHCACHE_REDIS'))
+    .addOption(new Option('--namespace <prefix>', 'with --backend redis: the key prefix (default fetchcache:)'))
     .option('--json', 'machine-readable JSON on stdout')
 }
 
@@ -43,7 +45,14 @@ export interface GlobalOptions extends StoreArgs {
 
 export function globals(command: Command): GlobalOptions {
   const o = command.optsWithGlobals<GlobalOptions>()
-  return { cache: o.cache, ...(o.backend === undefined ? {} : { backend: o.backend }), ...(o.memcached === undefined ? {} : { memcached: o.memcached }), ...(o.json ? { json: true } : {}) }
+  return {
+    cache: o.cache,
+    ...(o.backend === undefined ? {} : { backend: o.backend }),
+    ...(o.memcached === undefined ? {} : { memcached: o.memcached }),
+    ...(o.redis === undefined ? {} : { redis: o.redis }),
+    ...(o.namespace === undefined ? {} : { namespace: o.namespace }),
+    ...(o.json ? { json: true } : {}),
+  }
 }
 
 /** --host, --method, --status, --expired, --fresh, --older-than. */

@@ -11,7 +11,7 @@ import type { CacheOptions } from '../config/types.js'
 import type { Backend } from '../backends/contract.js'
 import { usage } from './errors.js'
 
-export const BACKENDS = ['sqlite', 'filesystem', 'memcached'] as const
+export const BACKENDS = ['sqlite', 'filesystem', 'memcached', 'redis'] as const
 export type BackendName = (typeof BACKENDS)[number]
 
 export interface StoreArgs {
@@ -19,6 +19,9 @@ export interface StoreArgs {
   backend?: BackendName
   /** With --backend memcached: the servers. */
   memcached?: string
+  /** With --backend redis: the server's URL, and the key prefix. */
+  redis?: string
+  namespace?: string
 }
 
 export interface Store {
@@ -47,6 +50,7 @@ interface Target {
 export function resolveStore(args: StoreArgs): Target {
   const path = args.cache
   if (path === '') throw usage('--cache: expected a path')
+  if (args.backend === 'redis') return redisStore(args)
   const backend: BackendName = args.backend ?? (kind(path) === 'folder' ? 'filesystem' : 'sqlite')
   if (backend === 'memcached') {
     // No memory tier: each command reads the servers as they are now.
@@ -62,6 +66,14 @@ export function resolveStore(args: StoreArgs): Target {
     return { path, backend, options: {}, instance: true }
   }
   return { path: `${path}.sqlite`, backend, options: { name: path } }
+}
+
+/** A Redis cache: the server's URL (its password hidden in what is shown) and a namespace. */
+function redisStore(args: StoreArgs): Target {
+  const url = args.redis ?? 'redis://127.0.0.1:6379'
+  const namespace = args.namespace ?? 'fetchcache:'
+  const shown = `${url.replace(/\/\/[^@/]*@/, '//***@')} ${namespace}`
+  return { path: shown, backend: 'redis', options: { backend: 'redis', redis: { url, namespace } } }
 }
 
 /** Open the store; `create` lets a missing one be made (import). */

@@ -6,13 +6,17 @@ import { compilePattern } from '../util/glob.js'
 import type { Backend, CacheOptions, HeaderMap, MemcachedCacheOptions, PerRequestOptions, RequestInfoForKey } from './types.js'
 import { memcachedOption } from './memcached.js'
 import type { AllowableCodes } from '../rules/status.js'
+import { redisOption } from './redis.js'
+import type { RedisBackendOptions } from '../backends/redis.js'
 
 /** Validated, normalised options: built once, read on every request. */
 export interface Settings {
   name: string
-  backend: 'sqlite' | 'filesystem' | 'memory' | 'memcached' | Backend
+  backend: 'sqlite' | 'filesystem' | 'memory' | 'memcached' | 'redis' | Backend
   /** With backend 'memcached': its options, checked. */
   memcached: MemcachedCacheOptions | undefined
+  /** RedisBackend options, with backend: 'redis'. */
+  redis: RedisBackendOptions | undefined
   expireAfter: Expiry | undefined
   urlsExpireAfter: ReadonlyArray<readonly [RegExp, Expiry]>
   cacheControl: boolean
@@ -53,6 +57,7 @@ const CACHE_OPTION_NAMES = new Set<string>([
   'allowableCodes', 'matchHeaders', 'ignoredParameters', 'keyFn', 'filter', 'staleIfError',
   'staleWhileRevalidate', 'onlyIfCached', 'readOnly', 'maxEntrySize', 'lockTimeout', 'onError',
   'memcached',
+  'redis',
 ])
 export const REQUEST_OPTION_NAMES = new Set<string>(['expireAfter', 'refresh', 'forceRefresh', 'onlyIfCached'])
 
@@ -104,9 +109,9 @@ function urlExpiries(value: unknown): Array<readonly [RegExp, Expiry]> {
 
 function backendOption(value: unknown): Settings['backend'] {
   if (value === undefined) return 'sqlite'
-  if (value === 'sqlite' || value === 'filesystem' || value === 'memory' || value === 'memcached') return value
+  if (value === 'sqlite' || value === 'filesystem' || value === 'memory' || value === 'memcached' || value === 'redis') return value
   if (typeof value === 'object' && value !== null) return checkBackend(value, 'backend')
-  throw new ConfigError(`backend: expected 'sqlite', 'filesystem', 'memory', 'memcached' or a Backend instance; got ${show(value)}`)
+  throw new ConfigError(`backend: expected 'sqlite', 'filesystem', 'memory', 'memcached', 'redis' or a Backend instance; got ${show(value)}`)
 }
 
 export function resolveSettings(options: CacheOptions = {}): Settings {
@@ -140,6 +145,7 @@ export function resolveSettings(options: CacheOptions = {}): Settings {
     name: (o.name as string | undefined) ?? 'http_cache',
     backend,
     memcached: memcachedOption(o.memcached, backend === 'memcached'),
+    redis: redisOption(o.redis, backend),
     expireAfter: o.expireAfter === undefined ? undefined : parseExpiry(o.expireAfter, 'expireAfter'),
     urlsExpireAfter: urlExpiries(o.urlsExpireAfter),
     cacheControl: bool(o.cacheControl, 'cacheControl', true),

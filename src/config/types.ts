@@ -2,6 +2,7 @@ import type { ExpireAfter } from './expiry.js'
 
 import type { Backend, HeaderMap } from '../backends/contract.js'
 import type { MemcachedBackendOptions } from '../backends/memcached.js'
+import type { RedisBackendOptions, RedisClientLike } from '../backends/redis.js'
 
 export type { Backend, HeaderMap }
 
@@ -29,12 +30,14 @@ export interface PerRequestOptions {
 export interface CacheOptions {
   /** Base name of the store: `<name>.sqlite` for SQLite. Default `http_cache`. */
   name?: string
-  backend?: 'sqlite' | 'filesystem' | 'memory' | 'memcached' | Backend
+  backend?: 'sqlite' | 'filesystem' | 'memory' | 'memcached' | 'redis' | Backend
   /**
    * With `backend: 'memcached'`: the servers (`'host:port'`, a comma-separated list or an
    * array), or MemcachedBackend's options plus `memoryTtlMs`.
    */
   memcached?: string | readonly string[] | MemcachedCacheOptions
+  /** With backend: 'redis': a `redis://` or `rediss://` URL, an ioredis client you made, or RedisBackend options. */
+  redis?: string | RedisClientLike | RedisBackendOptions
   expireAfter?: ExpireAfter
   urlsExpireAfter?: Record<string, ExpireAfter> | ReadonlyArray<readonly [UrlPattern, ExpireAfter]>
   cacheControl?: boolean

@@ -3,6 +3,7 @@ import { MemoryBackend } from '../backends/memory.js'
 import { MemcachedBackend } from '../backends/memcached.js'
 import { TieredBackend } from '../backends/tiered.js'
 import { SQLiteBackend } from '../backends/sqlite.js'
+import { RedisBackend } from '../backends/redis.js'
 import { Engine } from './engine.js'
 import { resolveSettings } from '../config/options.js'
 import type { CacheOptions } from '../config/types.js'
@@ -21,5 +22,6 @@ export function createEngine(options: CacheOptions = {}): Engine {
     const store = new MemcachedBackend(options)
     return new Engine(settings, memoryTtlMs > 0 ? new TieredBackend({ backend: store, memory: { maxAgeMs: memoryTtlMs } }) : store, true)
   }
+  if (b === 'redis') return new Engine(settings, new RedisBackend(settings.redis), true)
   return new Engine(settings, b, false)
 }

@@ -1,6 +1,6 @@
 // The second process of the conformance suite: opens the same store as the test, writes,
 // reads and deletes what it is told, and prints what it read as JSON.
-// node child.mjs <build dir> <sqlite|file|memcached> <store path (memcached: options JSON)> <plan JSON>
+// node child.mjs <build dir> <sqlite|file|memcached|redis> <store path, or the backend's options as JSON> <plan JSON>
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -12,6 +12,8 @@ const backend =
     ? new (await import(pathToFileURL(join(dir, 'backends/sqlite.js')).href)).SQLiteBackend({ path })
     : kind === 'memcached'
       ? new (await import(pathToFileURL(join(dir, 'backends/memcached.js')).href)).MemcachedBackend(JSON.parse(path))
+    : kind === 'redis'
+      ? new (await import(pathToFileURL(join(dir, 'backends/redis.js')).href)).RedisBackend(JSON.parse(path))
       : new (await import(pathToFileURL(join(dir, 'backends/file.js')).href)).FileBackend({ path })
 
 // Must match sharedRecord() in suite.ts.

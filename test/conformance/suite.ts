@@ -21,7 +21,7 @@ export interface BackendSpec {
   /** The store outlives close(): a new instance on the same `dir` reads it. */
   persistent: boolean
   /** Which backend the second process opens (see child.mjs), on `storePath(dir)`. */
-  child?: 'sqlite' | 'file' | 'memcached'
+  child?: 'sqlite' | 'file' | 'memcached' | 'redis'
   storePath?(dir: string): string
   /** Limits are this backend's own (TieredBackend passes them to the backend behind it). */
   limits: boolean
@@ -367,7 +367,7 @@ export function backendConformance(spec: BackendSpec): void {
       describe.runIf(spec.child)('and a second process', () => {
         let build: Build
         beforeAll(() => {
-          build = buildBackends()
+          build = buildBackends([`src/backends/${spec.child!}.ts`])
         })
         afterAll(() => build?.cleanup())
 
