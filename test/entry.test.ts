@@ -3,7 +3,7 @@
  * a CorruptEntryError (which the engine turns into a miss).
  */
 import { describe, expect, it } from 'vitest'
-import { decodeMeta, encodeMeta } from '../src/backends/entry.js'
+import { decodeMeta, encodeMeta, varyMarker } from '../src/backends/entry.js'
 import { CorruptEntryError } from '../src/util/errors.js'
 import { meta } from './helpers/meta.js'
 
@@ -28,5 +28,19 @@ describe('decodeMeta', () => {
   ])('rejects %s with CorruptEntryError', (_name, text, message) => {
     expect(() => decodeMeta(text)).toThrow(CorruptEntryError)
     expect(() => decodeMeta(text)).toThrow(message)
+  })
+})
+
+describe('varyMarker deadAt: the marker outlives every variant it leads to', () => {
+  it.each<[string, number | null, number | null | undefined, number | null]>([
+    ['first variant: its deadAt', 5_000, undefined, 5_000],
+    ['a later variant extends it', 9_000, 5_000, 9_000],
+    ['an earlier-dying variant never shortens it', 3_000, 5_000, 5_000],
+    ['a variant that never dies makes it never die', null, 5_000, null],
+    ['once never, always never', 3_000, null, null],
+  ])('%s', (_name, variant, prior, expected) => {
+    const v = meta({ key: 'v', vary: ['accept'], deadAt: variant })
+    const before = prior === undefined ? undefined : meta({ key: 'p', kind: 'vary', deadAt: prior })
+    expect(varyMarker(v, 'p', before).deadAt).toBe(expected)
   })
 })

@@ -61,7 +61,15 @@ export function decodeMetaCached(key: string, raw: string): EntryMeta {
   return meta
 }
 
-/** The marker stored at a primary key when responses vary: it names the Vary fields; variants live at derived keys. */
-export function varyMarker(variant: EntryMeta, primaryKey: string): EntryMeta {
-  return { ...variant, kind: 'vary', key: primaryKey, headers: {}, size: 0, expiresAt: null, deadAt: null }
+/**
+ * The marker stored at a primary key when responses vary: it names the Vary fields; variants
+ * live at derived keys. It is useless once every variant it leads to is: its deadAt is the
+ * later of this variant's and the marker's it replaces (`prior`), null (never) winning, so
+ * native expiry (Redis, Memcached) and eviction drop markers with their variants.
+ */
+export function varyMarker(variant: EntryMeta, primaryKey: string, prior?: EntryMeta): EntryMeta {
+  const a = variant.deadAt ?? null
+  const b = prior === undefined ? a : (prior.deadAt ?? null)
+  const deadAt = a === null || b === null ? null : Math.max(a, b)
+  return { ...variant, kind: 'vary', key: primaryKey, headers: {}, size: 0, expiresAt: null, deadAt }
 }

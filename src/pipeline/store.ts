@@ -78,8 +78,13 @@ export class Writer {
       size: r.body.byteLength,
     }
     meta.deadAt = uselessAt(meta)
+    const writeMarker = async () => {
+      // The marker must outlive every variant it leads to (entry.ts varyMarker): read the one it replaces.
+      const prior = await this.backend.get(p.key).catch(() => undefined)
+      await this.backend.set(p.key, { meta: varyMarker(meta, p.key, prior?.meta.kind === 'vary' ? prior.meta : undefined), body: new Uint8Array(0) })
+    }
     const writes: Array<Promise<void>> = []
-    if (d.vary.length > 0) writes.push(this.backend.set(p.key, { meta: varyMarker(meta, p.key), body: new Uint8Array(0) }))
+    if (d.vary.length > 0) writes.push(writeMarker())
     writes.push(this.backend.set(meta.key, { meta, body: r.body }))
     this.stats.count('stores', p.host)
     const written = Promise.all(writes).then(
