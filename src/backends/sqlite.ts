@@ -13,12 +13,13 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { decodeMeta, decodeMetaCached, encodeMeta, FORMAT_VERSION } from './entry.js'
-import { BackendError, ConfigError, show } from '../util/errors.js'
+import { decodeMeta, decodeMetaCached, encodeMeta } from './entry.js'
+import { BackendError, ConfigError, CorruptEntryError, show } from '../util/errors.js'
 import type { Backend, BackendLeases, BackendMaintenance, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { SQLiteLeases } from './sqlite-lease.js'
 import { checkOptions, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
 import { TouchBuffer } from './touches.js'
+import { checksum, createSchema, TABLE, TOTALS } from './sqlite-schema.js'
 
 export interface SQLiteBackendOptions {
   /** Database file. Default `http_cache.sqlite`. */
@@ -35,16 +36,13 @@ export interface SQLiteBackendOptions {
   touchInterval?: number
 }
 
-/** The format version lives in the table name: a new format is a new table, never a misread. */
-const TABLE = `responses_v${FORMAT_VERSION}`
-const TOTALS = `${TABLE}_totals`
-
 /** After a delete, free pages are given back when there are at least this many bytes of them… */
 const SHRINK_MIN_BYTES = 1024 * 1024
 /** …and they are at least this share of the file. Eviction under a cap reuses pages instead. */
 const SHRINK_MIN_SHARE = 0.25
 
-type Row = [string, Buffer]
+/** meta, body, size, crc */
+type Row = [string, Buffer, number, number | null]
 type Params = Array<string | number>
 
 export class SQLiteBackend implements Backend {
@@ -57,7 +55,7 @@ export class SQLiteBackend implements Backend {
   private readonly deleteTx: (keys: readonly string[]) => number
   private readonly stmt: {
     get: Database.Statement<[string], Row>
-    set: Database.Statement<[string, string, string, number, number, number | null, number | null, number, number, number, string, Uint8Array]>
+    set: Database.Statement<[string, string, string, number, number, number | null, number | null, number, number, number, string, Uint8Array, number]>
     delete: Database.Statement<[string]>
     clear: Database.Statement<[]>
     touch: Database.Statement<[number, string, number]>
@@ -93,20 +91,20 @@ export class SQLiteBackend implements Backend {
     if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true })
     this.db = new Database(this.path, { timeout: busyTimeout })
     try {
-      this.createSchema()
+      createSchema(this.db)
     } catch (error) {
       this.db.close()
       throw error
     }
     this.stmt = {
-      get: this.db.prepare<[string], Row>(`SELECT meta, body FROM ${TABLE} WHERE key = ?`).raw(true),
+      get: this.db.prepare<[string], Row>(`SELECT meta, body, size, crc FROM ${TABLE} WHERE key = ?`).raw(true),
       set: this.db.prepare(
-        `INSERT INTO ${TABLE} (key, url, method, status, created_at, expires_at, dead_at, accessed_at, size, weight, meta, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO ${TABLE} (key, url, method, status, created_at, expires_at, dead_at, accessed_at, size, weight, meta, body, crc)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(key) DO UPDATE SET url = excluded.url, method = excluded.method, status = excluded.status,
            created_at = excluded.created_at, expires_at = excluded.expires_at, dead_at = excluded.dead_at,
            accessed_at = excluded.accessed_at, size = excluded.size, weight = excluded.weight,
-           meta = excluded.meta, body = excluded.body`,
+           meta = excluded.meta, body = excluded.body, crc = excluded.crc`,
       ),
       delete: this.db.prepare(`DELETE FROM ${TABLE} WHERE key = ?`),
       clear: this.db.prepare(`DELETE FROM ${TABLE}`),
@@ -117,7 +115,7 @@ export class SQLiteBackend implements Backend {
       deleteId: this.db.prepare(`DELETE FROM ${TABLE} WHERE id = ?`),
     }
     this.writeTx = this.db.transaction((key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => {
-      this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, m.deadAt ?? null, recencyTick(), body.byteLength, weight, meta, body)
+      this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, m.deadAt ?? null, recencyTick(), body.byteLength, weight, meta, body, checksum(meta, body))
       this.enforceLimits(key)
     })
     // Transactions wrapped once, like the statements, not per call.
@@ -132,66 +130,6 @@ export class SQLiteBackend implements Backend {
     this.touches = new TouchBuffer<number>(touchInterval, (batch) => this.writeTouches(batch), () => this.flushTouches())
   }
 
-  private createSchema(): void {
-    const { db } = this
-    // Only takes effect on a new file (before the first table); see shrink().
-    db.pragma('auto_vacuum = INCREMENTAL')
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = NORMAL')
-    // A WAL grown by a large write is cut back to this size once checkpointed.
-    db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`)
-    const columns = db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${TABLE}')`).all().map((c) => c.name)
-    if (columns.length > 0 && !columns.includes('accessed_at')) {
-      // A table from a pre-release build of this format: a cache may start over, it may not crash.
-      db.exec(`DROP TABLE IF EXISTS ${TABLE}; DROP TABLE IF EXISTS ${TOTALS}`)
-      if (db.pragma('auto_vacuum', { simple: true }) === 0) db.exec('VACUUM')
-    }
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS ${TABLE} (
-        id INTEGER PRIMARY KEY,
-        key TEXT NOT NULL UNIQUE,
-        url TEXT NOT NULL,
-        method TEXT NOT NULL,
-        status INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER,
-        -- when the entry is of no use at all (expired, past its stale windows); NULL: never
-        dead_at INTEGER,
-        -- last write or (batched) read, in microseconds since the epoch
-        accessed_at INTEGER NOT NULL,
-        size INTEGER NOT NULL,
-        -- bytes counted against maxSize: body plus metadata
-        weight INTEGER NOT NULL,
-        meta TEXT NOT NULL,
-        body BLOB NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS ${TABLE}_url ON ${TABLE}(url);
-      CREATE INDEX IF NOT EXISTS ${TABLE}_expires ON ${TABLE}(expires_at);
-      CREATE INDEX IF NOT EXISTS ${TABLE}_created ON ${TABLE}(created_at);
-      CREATE INDEX IF NOT EXISTS ${TABLE}_dead ON ${TABLE}(dead_at);
-      CREATE INDEX IF NOT EXISTS ${TABLE}_accessed ON ${TABLE}(accessed_at);
-      CREATE TABLE IF NOT EXISTS ${TOTALS} (
-        id INTEGER PRIMARY KEY CHECK (id = 0),
-        entries INTEGER NOT NULL,
-        bytes INTEGER NOT NULL
-      );
-      CREATE TRIGGER IF NOT EXISTS ${TABLE}_insert AFTER INSERT ON ${TABLE} BEGIN
-        UPDATE ${TOTALS} SET entries = entries + 1, bytes = bytes + NEW.weight WHERE id = 0;
-      END;
-      CREATE TRIGGER IF NOT EXISTS ${TABLE}_delete AFTER DELETE ON ${TABLE} BEGIN
-        UPDATE ${TOTALS} SET entries = entries - 1, bytes = bytes - OLD.weight WHERE id = 0;
-      END;
-      CREATE TRIGGER IF NOT EXISTS ${TABLE}_update AFTER UPDATE OF weight ON ${TABLE} BEGIN
-        UPDATE ${TOTALS} SET bytes = bytes - OLD.weight + NEW.weight WHERE id = 0;
-      END;
-    `)
-    // Count the table once, when the totals row is first made: not on every open, which would
-    // scan every row (25 ms at 10,000 entries) before the first hit.
-    if (this.db.prepare(`SELECT 1 FROM ${TOTALS} WHERE id = 0`).get() === undefined) {
-      this.db.exec(`INSERT OR IGNORE INTO ${TOTALS} SELECT 0, count(*), coalesce(sum(weight), 0) FROM ${TABLE}`)
-    }
-  }
-
   private open(): void {
     if (!this.db.open) throw new BackendError(`SQLiteBackend ${this.path} is closed`)
   }
@@ -200,8 +138,12 @@ export class SQLiteBackend implements Backend {
     this.open()
     const row = this.stmt.get.get(key)
     if (row === undefined) return undefined
+    const [meta, body, size, crc] = row
+    // A damaged entry is a miss, never wrong bytes (see sqlite-schema.ts).
+    if (body.byteLength !== size) throw new CorruptEntryError(`entry ${key}: body is ${body.byteLength} bytes, stored size ${size}`)
+    if (crc !== null && crc !== checksum(meta, body)) throw new CorruptEntryError(`entry ${key}: checksum mismatch`)
     this.touches.add(key, recencyTick())
-    return { meta: decodeMetaCached(key, row[0]), body: row[1] }
+    return { meta: decodeMetaCached(key, meta), body }
   }
 
   touch(key: string): void {

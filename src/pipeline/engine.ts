@@ -55,6 +55,8 @@ export class Engine {
   readonly leases = new Leases(this)
   private readonly pending = new Set<Promise<unknown>>()
   private readonly refreshing = new Set<string>()
+  /** Corrupt entries whose removal is under way: read again meanwhile, they are a plain miss, reported once. */
+  private readonly removing = new Set<string>()
   private closed = false
   private readonly closers: Array<() => unknown> = []
   private readonly keys = new Map<string, { key: string; url: string; host: string; expiry: Expiry | undefined }>()
@@ -126,13 +128,16 @@ export class Engine {
   }
 
   private async read(key: string): Promise<CacheRecord | undefined> {
+    if (this.removing.has(key)) return undefined
     try {
       return await this.backend.get(key)
     } catch (error) {
-      if (error instanceof CorruptEntryError) {
+      if (error instanceof CorruptEntryError && !this.removing.has(key)) {
         debug('corrupt entry %s removed: %s', key, error.message)
-        this.track(this.backend.delete([key]).catch((e: unknown) => this.report(new BackendError('delete failed', e))))
-      }
+        this.removing.add(key)
+        const removed = this.backend.delete([key]).catch((e: unknown) => this.report(new BackendError('delete failed', e)))
+        this.track(removed.finally(() => this.removing.delete(key)))
+      } else if (error instanceof CorruptEntryError) return undefined
       this.report(error instanceof CorruptEntryError ? error : new BackendError(`read of ${key} failed`, error))
       return undefined
     }
