@@ -31,7 +31,7 @@ function columnsOf(db: Database.Database): string[] {
 }
 
 /** Whether the schema is complete as this build needs it: then opening writes nothing. */
-function ready(db: Database.Database): boolean {
+export function ready(db: Database.Database): boolean {
   const columns = columnsOf(db)
   if (!REQUIRED.every((c) => columns.includes(c)) || !columns.includes('crc')) return false
   return db.prepare(`SELECT 1 FROM sqlite_master WHERE name = '${TOTALS}'`).get() !== undefined &&

@@ -10,16 +10,15 @@
  * after a large delete the free pages are handed back to the file system
  * (`PRAGMA incremental_vacuum`), without rebuilding the whole file; `vacuum()` rebuilds it.
  */
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
-import Database from 'better-sqlite3'
+import type Database from 'better-sqlite3'
 import { decodeMeta, decodeMetaCached, encodeMeta } from './entry.js'
 import { BackendError, ConfigError, CorruptEntryError, show } from '../util/errors.js'
 import type { Backend, BackendLeases, BackendMaintenance, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { SQLiteLeases } from './sqlite-lease.js'
 import { checkOptions, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
 import { TouchBuffer } from './touches.js'
-import { checksum, createSchema, TABLE, TOTALS } from './sqlite-schema.js'
+import { checksum, TABLE, TOTALS } from './sqlite-schema.js'
+import { openDatabase, sqliteCode } from './sqlite-open.js'
 
 export interface SQLiteBackendOptions {
   /** Database file. Default `http_cache.sqlite`. */
@@ -34,6 +33,11 @@ export interface SQLiteBackendOptions {
   maxEntrySize?: number
   /** Access times of hits are written in one batch at most this often, in ms. Default 10000. */
   touchInterval?: number
+  /**
+   * Open an existing file read-only: reads work, every change rejects, access times are not
+   * kept. For a file or folder this process may not write. Default false.
+   */
+  readOnly?: boolean
 }
 
 /** After a delete, free pages are given back when there are at least this many bytes of them… */
@@ -66,17 +70,18 @@ export class SQLiteBackend implements Backend {
   }
   private readonly statements = new Map<string, Database.Statement<Params>>()
   private leaseTable: SQLiteLeases | undefined
-  /** Capability: cross-process leases, one conditional upsert each (see pipeline/leases.ts). */
-  readonly leases: BackendLeases = {
-    acquire: async (key, owner, ttlMs) => this.leaseRows().acquire(key, owner, ttlMs),
-    release: async (key, owner) => this.leaseRows().release(key, owner),
-  }
+  /**
+   * Capability: cross-process leases, one conditional upsert each (see pipeline/leases.ts).
+   * Read-only, every lease is granted: this process stores nothing another could wait for.
+   */
+  readonly leases: BackendLeases
+  readonly readOnly: boolean
   /** Capability: VACUUM. */
   readonly maintenance: BackendMaintenance = { vacuum: () => this.vacuum() }
   private readonly writeTx: Database.Transaction<(key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => void>
 
   constructor(options: SQLiteBackendOptions = {}) {
-    const o = checkOptions(options, ['path', 'busyTimeout', 'touchInterval', ...LIMIT_OPTIONS], 'SQLiteBackend')
+    const o = checkOptions(options, ['path', 'busyTimeout', 'touchInterval', 'readOnly', ...LIMIT_OPTIONS], 'SQLiteBackend')
     if (o.path !== undefined && (typeof o.path !== 'string' || o.path === '')) {
       throw new ConfigError(`SQLiteBackend path: expected a file name; got ${show(o.path)}`)
     }
@@ -88,31 +93,19 @@ export class SQLiteBackend implements Backend {
     this.busyTimeout = busyTimeout
     this.limits = resolveLimits(o, 'SQLiteBackend')
     const touchInterval = positive(o.touchInterval, 'SQLiteBackend touchInterval', 10_000)
-    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true })
-    this.db = new Database(this.path, { timeout: busyTimeout })
-    try {
-      createSchema(this.db)
-    } catch (error) {
-      this.db.close()
-      throw error
+    if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new ConfigError(`SQLiteBackend readOnly: expected a boolean; got ${show(o.readOnly)}`)
+    this.readOnly = o.readOnly === true
+    this.leases = {
+      acquire: async (key, owner, ttlMs) => this.readOnly || this.leaseRows().acquire(key, owner, ttlMs),
+      release: async (key, owner) => void (this.readOnly || this.leaseRows().release(key, owner)),
     }
-    this.stmt = {
-      get: this.db.prepare<[string], Row>(`SELECT meta, body, size, crc FROM ${TABLE} WHERE key = ?`).raw(true),
-      set: this.db.prepare(
-        `INSERT INTO ${TABLE} (key, url, method, status, created_at, expires_at, dead_at, accessed_at, size, weight, meta, body, crc)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(key) DO UPDATE SET url = excluded.url, method = excluded.method, status = excluded.status,
-           created_at = excluded.created_at, expires_at = excluded.expires_at, dead_at = excluded.dead_at,
-           accessed_at = excluded.accessed_at, size = excluded.size, weight = excluded.weight,
-           meta = excluded.meta, body = excluded.body, crc = excluded.crc`,
-      ),
-      delete: this.db.prepare(`DELETE FROM ${TABLE} WHERE key = ?`),
-      clear: this.db.prepare(`DELETE FROM ${TABLE}`),
-      touch: this.db.prepare(`UPDATE ${TABLE} SET accessed_at = ? WHERE key = ? AND accessed_at < ?`),
-      totals: this.db.prepare<[], [number, number]>(`SELECT entries, bytes FROM ${TOTALS} WHERE id = 0`).raw(true),
-      deleteDead: this.db.prepare(`DELETE FROM ${TABLE} WHERE dead_at <= ? AND key <> ?`),
-      leastRecent: this.db.prepare<[string], [number, number]>(`SELECT id, weight FROM ${TABLE} WHERE key <> ? ORDER BY accessed_at, id`).raw(true),
-      deleteId: this.db.prepare(`DELETE FROM ${TABLE} WHERE id = ?`),
+    this.db = openDatabase(this.path, busyTimeout, this.readOnly)
+    try {
+      this.stmt = this.prepareStatements()
+    } catch (error) {
+      // A table of this name whose shape we cannot use: the file is not ours to read.
+      this.db.close()
+      throw new BackendError(`cannot open SQLite cache ${this.path}: ${(error as Error).message} (${sqliteCode(error) ?? 'unknown'})`, error)
     }
     this.writeTx = this.db.transaction((key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => {
       this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, m.deadAt ?? null, recencyTick(), body.byteLength, weight, meta, body, checksum(meta, body))
@@ -130,6 +123,27 @@ export class SQLiteBackend implements Backend {
     this.touches = new TouchBuffer<number>(touchInterval, (batch) => this.writeTouches(batch), () => this.flushTouches())
   }
 
+  private prepareStatements(): SQLiteBackend['stmt'] {
+    return {
+      get: this.db.prepare<[string], Row>(`SELECT meta, body, size, crc FROM ${TABLE} WHERE key = ?`).raw(true),
+      set: this.db.prepare(
+        `INSERT INTO ${TABLE} (key, url, method, status, created_at, expires_at, dead_at, accessed_at, size, weight, meta, body, crc)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(key) DO UPDATE SET url = excluded.url, method = excluded.method, status = excluded.status,
+           created_at = excluded.created_at, expires_at = excluded.expires_at, dead_at = excluded.dead_at,
+           accessed_at = excluded.accessed_at, size = excluded.size, weight = excluded.weight,
+           meta = excluded.meta, body = excluded.body, crc = excluded.crc`,
+      ),
+      delete: this.db.prepare(`DELETE FROM ${TABLE} WHERE key = ?`),
+      clear: this.db.prepare(`DELETE FROM ${TABLE}`),
+      touch: this.db.prepare(`UPDATE ${TABLE} SET accessed_at = ? WHERE key = ? AND accessed_at < ?`),
+      totals: this.db.prepare<[], [number, number]>(`SELECT entries, bytes FROM ${TOTALS} WHERE id = 0`).raw(true),
+      deleteDead: this.db.prepare(`DELETE FROM ${TABLE} WHERE dead_at <= ? AND key <> ?`),
+      leastRecent: this.db.prepare<[string], [number, number]>(`SELECT id, weight FROM ${TABLE} WHERE key <> ? ORDER BY accessed_at, id`).raw(true),
+      deleteId: this.db.prepare(`DELETE FROM ${TABLE} WHERE id = ?`),
+    }
+  }
+
   private open(): void {
     if (!this.db.open) throw new BackendError(`SQLiteBackend ${this.path} is closed`)
   }
@@ -142,12 +156,12 @@ export class SQLiteBackend implements Backend {
     // A damaged entry is a miss, never wrong bytes (see sqlite-schema.ts).
     if (body.byteLength !== size) throw new CorruptEntryError(`entry ${key}: body is ${body.byteLength} bytes, stored size ${size}`)
     if (crc !== null && crc !== checksum(meta, body)) throw new CorruptEntryError(`entry ${key}: checksum mismatch`)
-    this.touches.add(key, recencyTick())
+    if (!this.readOnly) this.touches.add(key, recencyTick())
     return { meta: decodeMetaCached(key, meta), body }
   }
 
   touch(key: string): void {
-    if (this.db.open) this.touches.add(key, recencyTick())
+    if (this.db.open && !this.readOnly) this.touches.add(key, recencyTick())
   }
 
   async set(key: string, record: CacheRecord): Promise<void> {
