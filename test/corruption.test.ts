@@ -130,3 +130,46 @@ describe('SQLite files written before checksums', () => {
     expect(rows.map(([url, crc]) => [url.slice(-2), crc === null])).toEqual([['/a', true], ['/b', false]])
   })
 })
+
+describe('SQLite: garbage pages', () => {
+  it('a damaged page is reported once per entry, which is removed (or, where SQLite cannot delete it, never read again); callers get the origin bytes', async () => {
+    const N = 40
+    const bodyOf = (i: number) => Buffer.from(`${i}:`.padEnd(6000, String.fromCharCode(97 + (i % 26))))
+    for (let i = 0; i < N; i++) origin.route(`/p${i}`, reply(200, { 'cache-control': 'max-age=600' }, bodyOf(i)))
+    const name = join(tmp.dir, 'pages')
+    const f1 = createCachedFetch({ name })
+    for (let i = 0; i < N; i++) await (await f1(`${origin.url}/p${i}`)).arrayBuffer()
+    await f1.cache.close()
+    // Seeded garbage over a few pages in the body area of the file (4 KiB pages).
+    const path = `${name}.sqlite`
+    const data = readFileSync(path)
+    const pages = data.length / 4096
+    let seed = 7
+    for (const at of [0.45, 0.6, 0.75, 0.9]) {
+      const page = Math.floor(pages * at)
+      for (let b = 0; b < 4096; b++) data[page * 4096 + b] = (seed = (seed * 1103515245 + 12345) >>> 0) & 0xff
+    }
+    writeFileSync(path, data)
+    const errors: unknown[] = []
+    const f2 = createCachedFetch({ name, onError: (e) => errors.push(e) })
+    const passes: number[] = []
+    for (let pass = 0; pass < 3; pass++) {
+      const before = errors.length
+      for (let i = 0; i < N; i++) {
+        const res = await f2(`${origin.url}/p${i}`)
+        expect(res.status).toBe(200)
+        expect(Buffer.from(await res.arrayBuffer()).equals(bodyOf(i))).toBe(true)
+        await f2.cache.flush()
+      }
+      passes.push(errors.length - before)
+    }
+    await f2.cache.close()
+    expect(passes[0]).toBeGreaterThan(0)
+    // One report per damaged entry, each naming it.
+    const keys = errors.map((e) => /^entry (\w+): (checksum mismatch|damaged page)/.exec((e as Error).message)?.[1])
+    expect(keys.every((k) => k !== undefined)).toBe(true)
+    expect(new Set(keys).size).toBe(keys.length)
+    // Reported in the first pass, removed then: the later passes are quiet.
+    expect(passes.slice(1)).toEqual([0, 0])
+  })
+})

@@ -71,6 +71,11 @@ export class SQLiteBackend implements Backend {
   private readonly statements = new Map<string, Database.Statement<Params>>()
   private leaseTable: SQLiteLeases | undefined
   /**
+   * Entries on a damaged page that SQLite cannot delete either (freeing their pages reads the
+   * damage): reported once, then a quiet miss and never written again by this process.
+   */
+  private readonly damaged = new Set<string>()
+  /**
    * Capability: cross-process leases, one conditional upsert each (see pipeline/leases.ts).
    * Read-only, every lease is granted: this process stores nothing another could wait for.
    */
@@ -150,7 +155,16 @@ export class SQLiteBackend implements Backend {
 
   async get(key: string): Promise<CacheRecord | undefined> {
     this.open()
-    const row = this.stmt.get.get(key)
+    if (this.damaged.has(key)) return undefined
+    let row: Row | undefined
+    try {
+      row = this.stmt.get.get(key)
+    } catch (error) {
+      // A damaged page under this entry: like a bad checksum, a miss the engine removes.
+      const code = sqliteCode(error)
+      if (code?.startsWith('SQLITE_CORRUPT')) throw new CorruptEntryError(`entry ${key}: damaged page (${code})`)
+      throw error
+    }
     if (row === undefined) return undefined
     const [meta, body, size, crc] = row
     // A damaged entry is a miss, never wrong bytes (see sqlite-schema.ts).
@@ -170,6 +184,7 @@ export class SQLiteBackend implements Backend {
     const meta = encodeMeta(m)
     const weight = record.body.byteLength + Buffer.byteLength(meta)
     this.touches.forget(key)
+    if (this.damaged.has(key)) return
     if (!fits(weight, this.limits)) {
       // The old value is outdated either way; a new one too large to keep replaces it with nothing.
       this.stmt.delete.run(key)
@@ -231,7 +246,15 @@ export class SQLiteBackend implements Backend {
 
   async delete(keys: readonly string[]): Promise<number> {
     this.open()
-    const n = this.deleteTx(keys)
+    let n: number
+    try {
+      n = this.deleteTx(keys)
+    } catch (error) {
+      if (!sqliteCode(error)?.startsWith('SQLITE_CORRUPT')) throw error
+      // Only a damaged entry fails this way, and get() has reported it already: quarantine it.
+      for (const key of keys) this.damaged.add(key)
+      return 0
+    }
     for (const key of keys) this.touches.forget(key)
     if (n > 0) this.shrink()
     return n
