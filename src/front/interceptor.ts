@@ -11,6 +11,7 @@ import type { WaitOutcome } from '../pipeline/leases.js'
 import { asksForOrigin, remainingTtl, requestDirectives, staleIfErrorAllows } from '../rules/decide-read.js'
 import { createEngine } from '../pipeline/create.js'
 import { debug } from '../util/debug.js'
+import { redactUrl } from '../util/redact.js'
 import { appendCacheStatus, type Engine, type Prepared } from '../pipeline/engine.js'
 import { ForwardHandler, type ForwardOptions } from '../pipeline/handlers/forward.js'
 import { InvalidateHandler } from '../pipeline/handlers/invalidate.js'
@@ -71,7 +72,7 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
   const url = dispatchUrl(opts)
   const prepared = engine.prepare({ method, url, headers, body: read.body }, scope)
   if ('bypass' in prepared) {
-    debug('%s %s: bypass (%s)', method, url, prepared.reason)
+    if (debug.enabled) debug('%s %s: bypass (%s)', method, redactUrl(url, engine.settings.ignoredParameters), prepared.reason)
     next(forwardOpts, handler)
     return
   }
