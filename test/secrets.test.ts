@@ -5,6 +5,7 @@
  * NODE_DEBUG is read at start and debug output can be captured whole.
  */
 import { execFile } from 'node:child_process'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -32,6 +33,7 @@ beforeEach(async () => {
     '/data': ok,
     '/json': ok,
     '/form': ok,
+    '/vary': reply(200, { 'cache-control': 'max-age=600', vary: 'Authorization, Cookie' }, 'private payload'),
     // Fresh for 0 s, then failing: the second request is served stale-if-error.
     '/flaky': (_req, res) => {
       if (flaky++ === 0) res.writeHead(200, { 'cache-control': 'max-age=0', 'last-modified': 'Mon, 01 Jan 2024 00:00:00 GMT' }).end('payload')
@@ -52,7 +54,7 @@ async function scenario(backend: 'sqlite' | 'filesystem') {
     encoding: 'utf8',
     timeout: 60_000,
   })
-  return { name, debug: stderr, ...(JSON.parse(stdout) as { statuses: string[]; errors: string[]; har: string }) }
+  return { name, debug: stderr, ...(JSON.parse(stdout) as { statuses: string[]; errors: string[]; har: string; walBytes: number; walSecrets: string[] }) }
 }
 
 describe.each(['sqlite', 'filesystem'] as const)('%s: secrets named in ignoredParameters', (backend) => {
@@ -69,4 +71,33 @@ describe.each(['sqlite', 'filesystem'] as const)('%s: secrets named in ignoredPa
       expect(out.statuses.join('\n')).not.toContain(secret)
     }
   })
+
+  it('and Authorization and Cookie appear in no byte stored, nor in a HAR export; files are the user\'s alone', async () => {
+    const out = await scenario(backend)
+    // Vary: Authorization, Cookie — matched by digest: a hit for the same credentials, a miss for others.
+    expect(out.statuses.slice(-3).map((s) => /hit/.test(s))).toEqual([false, true, false])
+    const files = listFiles(tmp.dir)
+    expect(files.length).toBeGreaterThan(0)
+    if (backend === 'sqlite') expect(out.walBytes).toBeGreaterThan(0)
+    expect(out.walSecrets).toEqual([])
+    for (const secret of ALL_SECRETS) {
+      for (const file of files) expect(readFileSync(file).includes(secret), `${secret} in ${file}`).toBe(false)
+      expect(out.har).not.toContain(secret)
+    }
+    // Made by the cache: no one else may read them.
+    const cacheRoot = backend === 'sqlite' ? `${out.name}.sqlite` : out.name
+    expect(statSync(cacheRoot).mode & 0o077).toBe(0)
+  })
 })
+
+const ALL_SECRETS = [1, 2, 3, 4, 5, 6].map((n) => `SECRET${n}xqqqq`)
+
+function listFiles(dir: string): string[] {
+  const out: string[] = []
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) out.push(...listFiles(path))
+    else out.push(path)
+  }
+  return out
+}

@@ -18,7 +18,7 @@
  * orphaned content file (removed by `vacuum()`) or make an entry a miss.
  */
 import { createHash } from 'node:crypto'
-import { readdir, rm, stat, utimes } from 'node:fs/promises'
+import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import type Cacache from 'cacache'
 import { checkMeta, FORMAT_VERSION } from './entry.js'
@@ -264,6 +264,8 @@ export class FileBackend implements Backend {
       if (old) await this.remove(old)
       return
     }
+    // Cached responses may be private: the folder is the user's alone (0700) when we make it.
+    await mkdir(this.path, { recursive: true, mode: 0o700 })
     const integrity = await cc.put(this.path, k, Buffer.concat([salt(k), record.body]), record.meta)
     // A new content file's modification time is its write: its recency for eviction.
     if (old) {

@@ -15,7 +15,7 @@
  *      existing file, read-only — hits are served, nothing is stored;
  *   4. otherwise no cache at all: every request goes to the origin.
  */
-import { accessSync, constants, existsSync, mkdirSync, renameSync } from 'node:fs'
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, renameSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { BackendError } from '../util/errors.js'
@@ -45,10 +45,13 @@ export function openDatabase(path: string, busyTimeout: number, readOnly: boolea
       return db
     }
     if (path !== ':memory:') {
-      mkdirSync(dirname(path), { recursive: true })
+      // Cached responses may be private: a folder we make is the user's alone (0700), and so
+      // is a new file (0600; SQLite gives its -wal and -shm the file's mode).
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
       // SQLite opens a write-protected file read-only without a word; every write would then
       // fail. Find out now (cheaply: no lock taken), so the cache can choose what to do.
       if (existsSync(path)) accessSync(path, constants.W_OK)
+      else closeSync(openSync(path, 'a', 0o600))
     }
     db = new Database(path, { timeout: busyTimeout })
     createSchema(db)

@@ -262,9 +262,13 @@ export class Cache {
     return { ...store, ...total, hosts: perHost }
   }
 
-  /** The stored responses that match the filter as a HAR 1.2 document (see har.ts). */
-  toHar(filter?: CacheFilter, onProgress?: (done: number) => void): Promise<Har> {
-    return toHar(this, filter, onProgress)
+  /**
+   * The stored responses that match the filter as a HAR 1.2 document (see har.ts). Request
+   * headers `Authorization`, `Proxy-Authorization` and `Cookie` are left out unless
+   * `includeCredentials` (entries stored by earlier versions may hold their values).
+   */
+  toHar(filter?: CacheFilter, onProgress?: (done: number) => void, options: { includeCredentials?: boolean } = {}): Promise<Har> {
+    return toHar(this, filter, onProgress, options.includeCredentials === true)
   }
 
   /**

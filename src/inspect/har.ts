@@ -14,6 +14,7 @@
  * Expires or Last-Modified; no-store, Vary: * and statuses outside allowableCodes are
  * skipped), `store` writes it. Recorded bodies are decoded, so Content-Encoding is dropped.
  */
+import { isCredential } from '../pipeline/credentials.js'
 import { readFileSync } from 'node:fs'
 import { headerValue } from '../rules/cache-control.js'
 import type { Cache, CacheFilter } from './cache.js'
@@ -112,6 +113,10 @@ export const VERSION: string = (() => {
 
 const TEXTUAL = /^(text\/|application\/(?:[\w.+-]*\+)?(?:json|xml|javascript|ecmascript|x-www-form-urlencoded|graphql)\b|image\/svg\+xml)/i
 
+function withoutCredentials(headers: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !isCredential(name)))
+}
+
 function toHarHeaders(map: Readonly<Record<string, string | string[]>>): HarHeader[] {
   const out: HarHeader[] = []
   for (const [name, value] of Object.entries(map)) {
@@ -160,7 +165,7 @@ function primaryKeyOf(meta: EntryMeta, markers: ReadonlyMap<string, EntryMeta[]>
   return (exact ?? (candidates.length === 1 ? candidates[0] : undefined))?.key
 }
 
-export function harEntry(meta: EntryMeta, body: Uint8Array, primaryKey?: string): HarEntry {
+export function harEntry(meta: EntryMeta, body: Uint8Array, primaryKey?: string, includeCredentials = false): HarEntry {
   let query: HarHeader[] = []
   try {
     query = [...new URL(meta.url).searchParams].map(([name, value]) => ({ name, value }))
@@ -189,7 +194,9 @@ export function harEntry(meta: EntryMeta, body: Uint8Array, primaryKey?: string)
       url: meta.url,
       httpVersion: 'HTTP/1.1',
       cookies: [],
-      headers: toHarHeaders(meta.requestHeaders),
+      // HAR files get shared and committed: credential headers (digests, or values in entries
+      // stored before digests) stay out unless asked for.
+      headers: toHarHeaders(includeCredentials ? meta.requestHeaders : withoutCredentials(meta.requestHeaders)),
       queryString: query,
       headersSize: -1,
       bodySize: -1,
@@ -212,7 +219,7 @@ export function harEntry(meta: EntryMeta, body: Uint8Array, primaryKey?: string)
 }
 
 /** The stored responses matching `filter` as a HAR 1.2 document, oldest first. */
-export async function toHar(cache: Cache, filter?: CacheFilter, onProgress?: (done: number) => void): Promise<Har> {
+export async function toHar(cache: Cache, filter?: CacheFilter, onProgress?: (done: number) => void, includeCredentials = false): Promise<Har> {
   const { backend } = cache.engine
   const markers = new Map<string, EntryMeta[]>()
   for await (const [, meta] of backend.entries()) {
@@ -224,7 +231,7 @@ export async function toHar(cache: Cache, filter?: CacheFilter, onProgress?: (do
   for await (const meta of cache.entries(filter)) {
     const record = await backend.get(meta.key).catch(() => undefined)
     if (record?.meta.kind !== 'response') continue
-    entries.push(harEntry(record.meta, record.body, primaryKeyOf(record.meta, markers)))
+    entries.push(harEntry(record.meta, record.body, primaryKeyOf(record.meta, markers), includeCredentials))
     onProgress?.(entries.length)
   }
   entries.sort((a, b) => (a._fetchcache?.createdAt ?? 0) - (b._fetchcache?.createdAt ?? 0))

@@ -16,6 +16,7 @@ import type { RequestOptions, Settings } from '../config/options.js'
 import { mergeHeaders, validatorHeaders } from '../rules/policy.js'
 import type { Scope } from '../front/scope.js'
 import { Flights } from './flights.js'
+import { storedRequestHeaders, storedValue } from './credentials.js'
 import { Leases } from './leases.js'
 import { EngineStats } from './stats.js'
 import type { RequestInfoForKey } from '../config/types.js'
@@ -157,7 +158,8 @@ export class Engine {
       record = undefined
     }
     // RFC 9111 §4.1: a stored response is used only if the fields its Vary names match.
-    if (record && record.meta.vary.some((name) => record!.meta.requestHeaders[name] !== p.headers[name])) record = undefined
+    // Credentials are stored as digests (credentials.ts), and compared as such.
+    if (record && record.meta.vary.some((name) => record!.meta.requestHeaders[name] !== storedValue(name, p.headers[name]))) record = undefined
     let action = decideRead({ entry: record?.meta, ...requestDirectives(p.headers), modes: p.modes, now: this.now() })
     // RFC 9211 §2.2: the URI is stored, but no variant matches this request's Vary fields.
     if (varyMiss && action.action === 'fetch') action = { ...action, fwd: 'vary-miss', reason: 'no stored variant matches Vary' }
@@ -200,7 +202,7 @@ export class Engine {
   /** Store a complete response. Resolves once written, true if it was; failures are reported, never thrown. */
   store(p: Prepared, status: number, statusText: string, headers: HeaderMap, body: Uint8Array, d: Decided & { action: 'store' }): Promise<boolean> {
     const now = d.decidedAt
-    const requestHeaders = redactHeaders(p.headers, this.settings.ignoredHeaders)
+    const requestHeaders = storedRequestHeaders(redactHeaders(p.headers, this.settings.ignoredHeaders), d.vary)
     const base = { v: 1 as const, method: p.method, url: p.url, status, statusText, requestHeaders, createdAt: now }
     const meta: EntryMeta = {
       ...base,

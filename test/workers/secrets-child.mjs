@@ -1,6 +1,7 @@
 // Every way a request can carry a secret, through a cache with NODE_DEBUG=fetchcache: prints
 // the Cache-Status values and onError messages as JSON on stdout (debug output goes to stderr).
 // node secrets-child.mjs <build dir> <sqlite|filesystem> <cache name> <origin URL>
+import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 
@@ -29,6 +30,10 @@ const requests = [
   [`/flaky?api_key=${S(1)}`, { headers: secretHeaders }],
   [`/flaky?api_key=${S(1)}`, { headers: { ...secretHeaders, 'cache-control': 'max-age=0' } }],
   [`/data?api_key=${S(1)}&page=1`, { method: 'PUT', headers: secretHeaders, body: 'x' }],
+  // A response that varies on the credentials: stored, then matched, by digest.
+  [`/vary?api_key=${S(1)}`, { headers: secretHeaders }],
+  [`/vary?api_key=${S(1)}`, { headers: secretHeaders }],
+  [`/vary?api_key=${S(1)}`, { headers: { ...secretHeaders, authorization: 'Bearer someone-else' } }],
 ]
 for (const [path, init] of requests) {
   const res = await f(`${origin}${path}`, init)
@@ -36,8 +41,11 @@ for (const [path, init] of requests) {
   await res.arrayBuffer()
   await f.cache.flush()
 }
+// The WAL before close (closing checkpoints it into the file and removes it).
+const wal = existsSync(`${name}.sqlite-wal`) ? readFileSync(`${name}.sqlite-wal`).toString('latin1') : ''
+const walSecrets = [1, 2, 3, 4, 5, 6].map(S).filter((s) => wal.includes(s))
 await f.cache.close()
 const cache = openCache({ name, backend })
 const har = JSON.stringify(await cache.toHar())
 await cache.close()
-process.stdout.write(JSON.stringify({ statuses, errors, har }))
+process.stdout.write(JSON.stringify({ statuses, errors, har, walBytes: wal.length, walSecrets }))
