@@ -4,9 +4,9 @@
  * runs without a store; `onError` is told; every request gets the origin's bytes. Inspection
  * (`openCache`) still throws a clear error: it is asked about that one file.
  */
-import { execFile } from 'node:child_process'
+import { execFile, execFileSync } from 'node:child_process'
 import { promisify } from 'node:util'
-import { chownSync, closeSync, existsSync, openSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
+import { chownSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -175,5 +175,54 @@ describe.skipIf(root && !setpriv)('a location the cache cannot write', () => {
     const out = await child('readonly-folder', readOnly)
     expect(out.errors.join('\n')).toMatch(/uncached|read-only/)
     expect(origin.count('/b')).toBeGreaterThanOrEqual(1)
+  })
+})
+
+// A full disk needs a small file system of its own: a tmpfs, which only root may mount.
+describe('a full disk', () => {
+  const canMount = root && (() => {
+    try {
+      execFileSync('mountpoint', ['--version'], { stdio: 'ignore' })
+      return true
+    } catch {
+      return false
+    }
+  })()
+  if (!canMount) console.warn('SKIPPED: the full-disk test mounts a 2 MiB tmpfs and needs root (and util-linux)')
+
+  it.skipIf(!canMount)('on reopen, with a WAL left by a killed process: requests go to the origin, onError is told', async () => {
+    const disk = join(tmp.dir, 'disk')
+    mkdirSync(disk)
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', disk])
+    } catch (error) {
+      console.warn(`SKIPPED: cannot mount a tmpfs here (${(error as Error).message.split('\n')[0]})`)
+      return
+    }
+    try {
+      const name = join(disk, 'c')
+      const f = createCachedFetch({ name })
+      await (await f(`${origin.url}/a`)).arrayBuffer()
+      await f.cache.close()
+      // A writer killed mid-work leaves its WAL behind.
+      const script = `const D = require('better-sqlite3'); const db = new D(${JSON.stringify(`${name}.sqlite`)}); db.pragma('wal_autocheckpoint = 0'); db.exec("CREATE TABLE filler (b BLOB)"); for (let i = 0; i < 20; i++) db.prepare('INSERT INTO filler VALUES (?)').run(Buffer.alloc(16384)); process.kill(process.pid, 'SIGKILL')`
+      try {
+        execFileSync(process.execPath, ['-e', script], { cwd: import.meta.dirname })
+      } catch {
+        // Killed, as meant.
+      }
+      expect(existsSync(`${name}.sqlite-wal`)).toBe(true)
+      // Fill the disk.
+      try {
+        for (let i = 0; ; i++) writeFileSync(join(disk, `fill-${i}`), Buffer.alloc(64 * 1024))
+      } catch (error) {
+        expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC')
+      }
+      const { errors, got } = await run(name)
+      expect(got.map(([body]) => body)).toEqual(['body of a', 'body of b', 'body of a'])
+      expect(errors.length).toBeGreaterThan(0)
+    } finally {
+      execFileSync('umount', [disk])
+    }
   })
 })
