@@ -99,7 +99,7 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
       if (collapsed !== undefined || asksForOrigin(cc, pragmaNoCache, prepared.modes)) return forward(fwd, revalidating, undefined)
       const waiting = engine.flights.join(prepared.key)
       if (waiting) {
-        const result = await waiting.done
+        const result = await boundedWait(waiting.done, engine.settings.lockTimeout * 1000)
         return follow(engine, next, opts, forwardOpts, handler, method, scope, prepared, record, fwd, result)
       }
       let held = false
@@ -211,4 +211,21 @@ function refreshInBackground(engine: Engine, next: Dispatch, opts: Dispatcher.Di
     })
   })
   engine.track(done)
+}
+
+/**
+ * A waiter waits for the leader's outcome at most `lockTimeout`: the leader's origin may stall
+ * mid-body for ever, and this request must still finish in its own origin time plus that.
+ * Then it fetches on its own ('pass').
+ */
+function boundedWait(done: Promise<FlightResult>, ms: number): Promise<FlightResult> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<FlightResult>((resolve) => {
+    timer = setTimeout(() => {
+      debug('flight wait over lockTimeout (%d ms); fetching on its own', ms)
+      resolve({ kind: 'pass' })
+    }, ms)
+    timer.unref()
+  })
+  return Promise.race([done, timeout]).finally(() => clearTimeout(timer))
 }
