@@ -27,7 +27,7 @@ export interface SQLiteBackendOptions {
   busyTimeout?: number
   /** Most entries kept; the least recently used go first. Default: unbounded. */
   maxEntries?: number
-  /** Most bytes of bodies and metadata kept. Default: unbounded. */
+  /** Most bytes of bodies and metadata kept. Default 1 GiB (DEFAULT_MAX_SIZE); Infinity: unbounded. */
   maxSize?: number
   /** Largest entry (body and metadata) stored; larger ones are silently not stored. Default: maxSize. */
   maxEntrySize?: number
@@ -39,6 +39,12 @@ export interface SQLiteBackendOptions {
    */
   readOnly?: boolean
 }
+
+/**
+ * A file must not grow without bound by default: 1 GiB of bodies and metadata, evicting entries
+ * of no use first, then the least recently used. `maxSize: Infinity` lifts it.
+ */
+export const DEFAULT_MAX_SIZE = 1024 ** 3
 
 /** After a delete, free pages are given back when there are at least this many bytes of them… */
 const SHRINK_MIN_BYTES = 1024 * 1024
@@ -52,7 +58,8 @@ type Params = Array<string | number>
 export class SQLiteBackend implements Backend {
   readonly path: string
   private readonly db: Database.Database
-  private readonly limits: Limits
+  /** The limits in force (maxSize defaults to DEFAULT_MAX_SIZE): `fetchcache stats` shows them. */
+  readonly limits: Readonly<Limits>
   private readonly busyTimeout: number
   private readonly touches: TouchBuffer<number>
   private readonly touchTx: (batch: ReadonlyMap<string, number>) => void
@@ -96,7 +103,7 @@ export class SQLiteBackend implements Backend {
       throw new ConfigError(`SQLiteBackend busyTimeout: expected milliseconds; got ${show(o.busyTimeout)}`)
     }
     this.busyTimeout = busyTimeout
-    this.limits = resolveLimits(o, 'SQLiteBackend')
+    this.limits = resolveLimits(o, 'SQLiteBackend', { maxSize: DEFAULT_MAX_SIZE })
     const touchInterval = positive(o.touchInterval, 'SQLiteBackend touchInterval', 10_000)
     if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new ConfigError(`SQLiteBackend readOnly: expected a boolean; got ${show(o.readOnly)}`)
     this.readOnly = o.readOnly === true
