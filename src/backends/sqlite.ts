@@ -9,6 +9,10 @@
  * the least recently used by `accessed_at`). The file is created with auto_vacuum=INCREMENTAL:
  * after a large delete the free pages are handed back to the file system
  * (`PRAGMA incremental_vacuum`), without rebuilding the whole file; `vacuum()` rebuilds it.
+ *
+ * Damage: each entry's size and CRC-32 are checked on read (sqlite-schema.ts); a file that
+ * cannot be opened is a clear BackendError here, and the caches' way around it is in
+ * sqlite-open.ts.
  */
 import type Database from 'better-sqlite3'
 import { decodeMeta, decodeMetaCached, encodeMeta } from './entry.js'
