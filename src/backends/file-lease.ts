@@ -19,7 +19,7 @@ export class FileLeases {
   }
 
   async acquire(key: string, owner: string, ttlMs: number): Promise<boolean> {
-    await mkdir(this.dir, { recursive: true })
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
     const path = this.path(key)
     const content = JSON.stringify({ owner, expiresAt: Date.now() + ttlMs })
     for (let attempt = 0; attempt < 2; attempt++) {

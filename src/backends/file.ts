@@ -17,7 +17,7 @@
  * is compacted and its old content removed. Races between processes can at worst leave an
  * orphaned content file (removed by `vacuum()`) or make an entry a miss.
  */
-import { readdir, rm, stat, utimes } from 'node:fs/promises'
+import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import { checkMeta } from './entry.js'
 import { BackendError, ConfigError, CorruptEntryError, show } from '../util/errors.js'
@@ -165,6 +165,8 @@ export class FileBackend implements Backend {
       if (old) await this.remove(old)
       return
     }
+    // Cached responses may be private: the folder is the user's alone (0700) when we make it.
+    await mkdir(this.path, { recursive: true, mode: 0o700 })
     const integrity = await cc.put(this.path, k, Buffer.concat([salt(k), record.body]), record.meta)
     // A new content file's modification time is its write: its recency for eviction.
     if (old) {

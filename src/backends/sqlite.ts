@@ -9,16 +9,20 @@
  * the least recently used by `accessed_at`). The file is created with auto_vacuum=INCREMENTAL:
  * after a large delete the free pages are handed back to the file system
  * (`PRAGMA incremental_vacuum`), without rebuilding the whole file; `vacuum()` rebuilds it.
+ *
+ * Damage: each entry's size and CRC-32 are checked on read (sqlite-schema.ts); a file that
+ * cannot be opened is a clear BackendError here, and the caches' way around it is in
+ * sqlite-open.ts.
  */
-import { mkdirSync } from 'node:fs'
-import { dirname } from 'node:path'
-import Database from 'better-sqlite3'
-import { decodeMeta, decodeMetaCached, encodeMeta, FORMAT_VERSION } from './entry.js'
-import { BackendError, ConfigError, show } from '../util/errors.js'
+import type Database from 'better-sqlite3'
+import { decodeMeta, decodeMetaCached, encodeMeta } from './entry.js'
+import { BackendError, ConfigError, CorruptEntryError, show } from '../util/errors.js'
 import type { Backend, BackendLeases, BackendMaintenance, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { SQLiteLeases } from './sqlite-lease.js'
 import { checkOptions, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
 import { TouchBuffer } from './touches.js'
+import { checksum, TABLE, TOTALS } from './sqlite-schema.js'
+import { openDatabase, sqliteCode } from './sqlite-open.js'
 
 export interface SQLiteBackendOptions {
   /** Database file. Default `http_cache.sqlite`. */
@@ -27,37 +31,46 @@ export interface SQLiteBackendOptions {
   busyTimeout?: number
   /** Most entries kept; the least recently used go first. Default: unbounded. */
   maxEntries?: number
-  /** Most bytes of bodies and metadata kept. Default: unbounded. */
+  /** Most bytes of bodies and metadata kept. Default 1 GiB (DEFAULT_MAX_SIZE); Infinity: unbounded. */
   maxSize?: number
   /** Largest entry (body and metadata) stored; larger ones are silently not stored. Default: maxSize. */
   maxEntrySize?: number
   /** Access times of hits are written in one batch at most this often, in ms. Default 10000. */
   touchInterval?: number
+  /**
+   * Open an existing file read-only: reads work, every change rejects, access times are not
+   * kept. For a file or folder this process may not write. Default false.
+   */
+  readOnly?: boolean
 }
 
-/** The format version lives in the table name: a new format is a new table, never a misread. */
-const TABLE = `responses_v${FORMAT_VERSION}`
-const TOTALS = `${TABLE}_totals`
+/**
+ * A file must not grow without bound by default: 1 GiB of bodies and metadata, evicting entries
+ * of no use first, then the least recently used. `maxSize: Infinity` lifts it.
+ */
+export const DEFAULT_MAX_SIZE = 1024 ** 3
 
 /** After a delete, free pages are given back when there are at least this many bytes of them… */
 const SHRINK_MIN_BYTES = 1024 * 1024
 /** …and they are at least this share of the file. Eviction under a cap reuses pages instead. */
 const SHRINK_MIN_SHARE = 0.25
 
-type Row = [string, Buffer]
+/** meta, body, size, crc */
+type Row = [string, Buffer, number, number | null]
 type Params = Array<string | number>
 
 export class SQLiteBackend implements Backend {
   readonly path: string
   private readonly db: Database.Database
-  private readonly limits: Limits
+  /** The limits in force (maxSize defaults to DEFAULT_MAX_SIZE): `fetchcache stats` shows them. */
+  readonly limits: Readonly<Limits>
   private readonly busyTimeout: number
   private readonly touches: TouchBuffer<number>
   private readonly touchTx: (batch: ReadonlyMap<string, number>) => void
   private readonly deleteTx: (keys: readonly string[]) => number
   private readonly stmt: {
     get: Database.Statement<[string], Row>
-    set: Database.Statement<[string, string, string, number, number, number | null, number | null, number, number, number, string, Uint8Array]>
+    set: Database.Statement<[string, string, string, number, number, number | null, number | null, number, number, number, string, Uint8Array, number]>
     delete: Database.Statement<[string]>
     clear: Database.Statement<[]>
     touch: Database.Statement<[number, string, number]>
@@ -68,17 +81,23 @@ export class SQLiteBackend implements Backend {
   }
   private readonly statements = new Map<string, Database.Statement<Params>>()
   private leaseTable: SQLiteLeases | undefined
-  /** Capability: cross-process leases, one conditional upsert each (see pipeline/coordinate/leases.ts). */
-  readonly leases: BackendLeases = {
-    acquire: async (key, owner, ttlMs) => this.leaseRows().acquire(key, owner, ttlMs),
-    release: async (key, owner) => this.leaseRows().release(key, owner),
-  }
+  /**
+   * Entries on a damaged page that SQLite cannot delete either (freeing their pages reads the
+   * damage): reported once, then a quiet miss and never written again by this process.
+   */
+  private readonly damaged = new Set<string>()
+  /**
+   * Capability: cross-process leases, one conditional upsert each (see pipeline/coordinate/leases.ts).
+   * Read-only, every lease is granted: this process stores nothing another could wait for.
+   */
+  readonly leases: BackendLeases
+  readonly readOnly: boolean
   /** Capability: VACUUM. */
   readonly maintenance: BackendMaintenance = { vacuum: () => this.vacuum() }
   private readonly writeTx: Database.Transaction<(key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => void>
 
   constructor(options: SQLiteBackendOptions = {}) {
-    const o = checkOptions(options, ['path', 'busyTimeout', 'touchInterval', ...LIMIT_OPTIONS], 'SQLiteBackend')
+    const o = checkOptions(options, ['path', 'busyTimeout', 'touchInterval', 'readOnly', ...LIMIT_OPTIONS], 'SQLiteBackend')
     if (o.path !== undefined && (typeof o.path !== 'string' || o.path === '')) {
       throw new ConfigError(`SQLiteBackend path: expected a file name; got ${show(o.path)}`)
     }
@@ -88,36 +107,24 @@ export class SQLiteBackend implements Backend {
       throw new ConfigError(`SQLiteBackend busyTimeout: expected milliseconds; got ${show(o.busyTimeout)}`)
     }
     this.busyTimeout = busyTimeout
-    this.limits = resolveLimits(o, 'SQLiteBackend')
+    this.limits = resolveLimits(o, 'SQLiteBackend', { maxSize: DEFAULT_MAX_SIZE })
     const touchInterval = positive(o.touchInterval, 'SQLiteBackend touchInterval', 10_000)
-    if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true })
-    this.db = new Database(this.path, { timeout: busyTimeout })
-    try {
-      this.createSchema()
-    } catch (error) {
-      this.db.close()
-      throw error
+    if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new ConfigError(`SQLiteBackend readOnly: expected a boolean; got ${show(o.readOnly)}`)
+    this.readOnly = o.readOnly === true
+    this.leases = {
+      acquire: async (key, owner, ttlMs) => this.readOnly || this.leaseRows().acquire(key, owner, ttlMs),
+      release: async (key, owner) => void (this.readOnly || this.leaseRows().release(key, owner)),
     }
-    this.stmt = {
-      get: this.db.prepare<[string], Row>(`SELECT meta, body FROM ${TABLE} WHERE key = ?`).raw(true),
-      set: this.db.prepare(
-        `INSERT INTO ${TABLE} (key, url, method, status, created_at, expires_at, dead_at, accessed_at, size, weight, meta, body)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT(key) DO UPDATE SET url = excluded.url, method = excluded.method, status = excluded.status,
-           created_at = excluded.created_at, expires_at = excluded.expires_at, dead_at = excluded.dead_at,
-           accessed_at = excluded.accessed_at, size = excluded.size, weight = excluded.weight,
-           meta = excluded.meta, body = excluded.body`,
-      ),
-      delete: this.db.prepare(`DELETE FROM ${TABLE} WHERE key = ?`),
-      clear: this.db.prepare(`DELETE FROM ${TABLE}`),
-      touch: this.db.prepare(`UPDATE ${TABLE} SET accessed_at = ? WHERE key = ? AND accessed_at < ?`),
-      totals: this.db.prepare<[], [number, number]>(`SELECT entries, bytes FROM ${TOTALS} WHERE id = 0`).raw(true),
-      deleteDead: this.db.prepare(`DELETE FROM ${TABLE} WHERE dead_at <= ? AND key <> ?`),
-      leastRecent: this.db.prepare<[string], [number, number]>(`SELECT id, weight FROM ${TABLE} WHERE key <> ? ORDER BY accessed_at, id`).raw(true),
-      deleteId: this.db.prepare(`DELETE FROM ${TABLE} WHERE id = ?`),
+    this.db = openDatabase(this.path, busyTimeout, this.readOnly)
+    try {
+      this.stmt = this.prepareStatements()
+    } catch (error) {
+      // A table of this name whose shape we cannot use: the file is not ours to read.
+      this.db.close()
+      throw new BackendError(`cannot open SQLite cache ${this.path}: ${(error as Error).message} (${sqliteCode(error) ?? 'unknown'})`, error)
     }
     this.writeTx = this.db.transaction((key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => {
-      this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, m.deadAt ?? null, recencyTick(), body.byteLength, weight, meta, body)
+      this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, m.deadAt ?? null, recencyTick(), body.byteLength, weight, meta, body, checksum(meta, body))
       this.enforceLimits(key)
     })
     // Transactions wrapped once, like the statements, not per call.
@@ -132,63 +139,24 @@ export class SQLiteBackend implements Backend {
     this.touches = new TouchBuffer<number>(touchInterval, (batch) => this.writeTouches(batch), () => this.flushTouches())
   }
 
-  private createSchema(): void {
-    const { db } = this
-    // Only takes effect on a new file (before the first table); see shrink().
-    db.pragma('auto_vacuum = INCREMENTAL')
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = NORMAL')
-    // A WAL grown by a large write is cut back to this size once checkpointed.
-    db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`)
-    const columns = db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${TABLE}')`).all().map((c) => c.name)
-    if (columns.length > 0 && !columns.includes('accessed_at')) {
-      // A table from a pre-release build of this format: a cache may start over, it may not crash.
-      db.exec(`DROP TABLE IF EXISTS ${TABLE}; DROP TABLE IF EXISTS ${TOTALS}`)
-      if (db.pragma('auto_vacuum', { simple: true }) === 0) db.exec('VACUUM')
-    }
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS ${TABLE} (
-        id INTEGER PRIMARY KEY,
-        key TEXT NOT NULL UNIQUE,
-        url TEXT NOT NULL,
-        method TEXT NOT NULL,
-        status INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER,
-        -- when the entry is of no use at all (expired, past its stale windows); NULL: never
-        dead_at INTEGER,
-        -- last write or (batched) read, in microseconds since the epoch
-        accessed_at INTEGER NOT NULL,
-        size INTEGER NOT NULL,
-        -- bytes counted against maxSize: body plus metadata
-        weight INTEGER NOT NULL,
-        meta TEXT NOT NULL,
-        body BLOB NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS ${TABLE}_url ON ${TABLE}(url);
-      CREATE INDEX IF NOT EXISTS ${TABLE}_expires ON ${TABLE}(expires_at);
-      CREATE INDEX IF NOT EXISTS ${TABLE}_created ON ${TABLE}(created_at);
-      CREATE INDEX IF NOT EXISTS ${TABLE}_dead ON ${TABLE}(dead_at);
-      CREATE INDEX IF NOT EXISTS ${TABLE}_accessed ON ${TABLE}(accessed_at);
-      CREATE TABLE IF NOT EXISTS ${TOTALS} (
-        id INTEGER PRIMARY KEY CHECK (id = 0),
-        entries INTEGER NOT NULL,
-        bytes INTEGER NOT NULL
-      );
-      CREATE TRIGGER IF NOT EXISTS ${TABLE}_insert AFTER INSERT ON ${TABLE} BEGIN
-        UPDATE ${TOTALS} SET entries = entries + 1, bytes = bytes + NEW.weight WHERE id = 0;
-      END;
-      CREATE TRIGGER IF NOT EXISTS ${TABLE}_delete AFTER DELETE ON ${TABLE} BEGIN
-        UPDATE ${TOTALS} SET entries = entries - 1, bytes = bytes - OLD.weight WHERE id = 0;
-      END;
-      CREATE TRIGGER IF NOT EXISTS ${TABLE}_update AFTER UPDATE OF weight ON ${TABLE} BEGIN
-        UPDATE ${TOTALS} SET bytes = bytes - OLD.weight + NEW.weight WHERE id = 0;
-      END;
-    `)
-    // Count the table once, when the totals row is first made: not on every open, which would
-    // scan every row (25 ms at 10,000 entries) before the first hit.
-    if (this.db.prepare(`SELECT 1 FROM ${TOTALS} WHERE id = 0`).get() === undefined) {
-      this.db.exec(`INSERT OR IGNORE INTO ${TOTALS} SELECT 0, count(*), coalesce(sum(weight), 0) FROM ${TABLE}`)
+  private prepareStatements(): SQLiteBackend['stmt'] {
+    return {
+      get: this.db.prepare<[string], Row>(`SELECT meta, body, size, crc FROM ${TABLE} WHERE key = ?`).raw(true),
+      set: this.db.prepare(
+        `INSERT INTO ${TABLE} (key, url, method, status, created_at, expires_at, dead_at, accessed_at, size, weight, meta, body, crc)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(key) DO UPDATE SET url = excluded.url, method = excluded.method, status = excluded.status,
+           created_at = excluded.created_at, expires_at = excluded.expires_at, dead_at = excluded.dead_at,
+           accessed_at = excluded.accessed_at, size = excluded.size, weight = excluded.weight,
+           meta = excluded.meta, body = excluded.body, crc = excluded.crc`,
+      ),
+      delete: this.db.prepare(`DELETE FROM ${TABLE} WHERE key = ?`),
+      clear: this.db.prepare(`DELETE FROM ${TABLE}`),
+      touch: this.db.prepare(`UPDATE ${TABLE} SET accessed_at = ? WHERE key = ? AND accessed_at < ?`),
+      totals: this.db.prepare<[], [number, number]>(`SELECT entries, bytes FROM ${TOTALS} WHERE id = 0`).raw(true),
+      deleteDead: this.db.prepare(`DELETE FROM ${TABLE} WHERE dead_at <= ? AND key <> ?`),
+      leastRecent: this.db.prepare<[string], [number, number]>(`SELECT id, weight FROM ${TABLE} WHERE key <> ? ORDER BY accessed_at, id`).raw(true),
+      deleteId: this.db.prepare(`DELETE FROM ${TABLE} WHERE id = ?`),
     }
   }
 
@@ -198,14 +166,27 @@ export class SQLiteBackend implements Backend {
 
   async get(key: string): Promise<CacheRecord | undefined> {
     this.open()
-    const row = this.stmt.get.get(key)
+    if (this.damaged.has(key)) return undefined
+    let row: Row | undefined
+    try {
+      row = this.stmt.get.get(key)
+    } catch (error) {
+      // A damaged page under this entry: like a bad checksum, a miss the engine removes.
+      const code = sqliteCode(error)
+      if (code?.startsWith('SQLITE_CORRUPT')) throw new CorruptEntryError(`entry ${key}: damaged page (${code})`)
+      throw error
+    }
     if (row === undefined) return undefined
-    this.touches.add(key, recencyTick())
-    return { meta: decodeMetaCached(key, row[0]), body: row[1] }
+    const [meta, body, size, crc] = row
+    // A damaged entry is a miss, never wrong bytes (see sqlite-schema.ts).
+    if (body.byteLength !== size) throw new CorruptEntryError(`entry ${key}: body is ${body.byteLength} bytes, stored size ${size}`)
+    if (crc !== null && crc !== checksum(meta, body)) throw new CorruptEntryError(`entry ${key}: checksum mismatch`)
+    if (!this.readOnly) this.touches.add(key, recencyTick())
+    return { meta: decodeMetaCached(key, meta), body }
   }
 
   touch(key: string): void {
-    if (this.db.open) this.touches.add(key, recencyTick())
+    if (this.db.open && !this.readOnly) this.touches.add(key, recencyTick())
   }
 
   async set(key: string, record: CacheRecord): Promise<void> {
@@ -214,6 +195,7 @@ export class SQLiteBackend implements Backend {
     const meta = encodeMeta(m)
     const weight = record.body.byteLength + Buffer.byteLength(meta)
     this.touches.forget(key)
+    if (this.damaged.has(key)) return
     if (!fits(weight, this.limits)) {
       // The old value is outdated either way; a new one too large to keep replaces it with nothing.
       this.stmt.delete.run(key)
@@ -275,7 +257,15 @@ export class SQLiteBackend implements Backend {
 
   async delete(keys: readonly string[]): Promise<number> {
     this.open()
-    const n = this.deleteTx(keys)
+    let n: number
+    try {
+      n = this.deleteTx(keys)
+    } catch (error) {
+      if (!sqliteCode(error)?.startsWith('SQLITE_CORRUPT')) throw error
+      // Only a damaged entry fails this way, and get() has reported it already: quarantine it.
+      for (const key of keys) this.damaged.add(key)
+      return 0
+    }
     for (const key of keys) this.touches.forget(key)
     if (n > 0) this.shrink()
     return n

@@ -98,7 +98,9 @@ export async function openStore(args: StoreArgs, create = false): Promise<Store>
     if (error instanceof CacheNotFoundError) {
       throw usage(`${error.message} (give the cache with --cache PATH${target.backend === 'sqlite' ? '' : ' --backend filesystem'})`)
     }
-    throw usage(`cannot open ${target.backend} cache ${target.path}: ${error instanceof Error ? error.message : String(error)}`)
+    // The library's "cannot open SQLite cache …" already says where: give its cause, once.
+    const inner = error instanceof Error && error.cause instanceof Error && /^cannot open /.test(error.message) ? error.cause : error
+    throw usage(`cannot open ${target.backend} cache ${target.path}: ${inner instanceof Error ? inner.message : String(inner)}`)
   }
   return {
     cache,

@@ -290,10 +290,14 @@ export class Cache {
     return { ...store, ...total, hosts: perHost }
   }
 
-  /** The stored responses that match the filter as a HAR 1.2 document (see har/export.ts). */
-  async toHar(filter?: CacheFilter, onProgress?: (done: number) => void): Promise<Har> {
+  /**
+   * The stored responses that match the filter as a HAR 1.2 document (see har/export.ts). Request
+   * headers `Authorization`, `Proxy-Authorization` and `Cookie` are left out unless
+   * `includeCredentials` (entries stored by earlier versions may hold their values).
+   */
+  async toHar(filter?: CacheFilter, onProgress?: (done: number) => void, options: { includeCredentials?: boolean } = {}): Promise<Har> {
     this.needListing('HAR export')
-    return toHar(this, filter, onProgress)
+    return toHar(this, filter, onProgress, options.includeCredentials === true)
   }
 
   /**

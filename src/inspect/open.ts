@@ -48,5 +48,6 @@ export function openCache(options: OpenCacheOptions = {}): Cache {
       }
     }
   }
-  return new Cache(createEngine(rest))
+  // Inspection is asked about one file: a file it cannot open is a clear error, not a fresh cache.
+  return new Cache(createEngine(rest, false))
 }

@@ -4,15 +4,27 @@ import { MemcachedBackend } from '../backends/memcached.js'
 import { TieredBackend } from '../backends/tiered.js'
 import { SQLiteBackend } from '../backends/sqlite.js'
 import { RedisBackend } from '../backends/redis.js'
+import { openForCache } from '../backends/sqlite-open.js'
 import { Engine } from './engine.js'
 import { resolveSettings } from '../config/options.js'
 import type { CacheOptions } from '../config/types.js'
 
-/** Validate options and open the backend they name: the one place an engine is made. */
-export function createEngine(options: CacheOptions = {}): Engine {
+/**
+ * Validate options and open the backend they name: the one place an engine is made.
+ * `recover`: a SQLite file that cannot be opened is moved aside, opened read-only or done
+ * without (told to onError, see sqlite-open.ts) instead of throwing; inspection passes false.
+ */
+export function createEngine(options: CacheOptions = {}, recover = true): Engine {
   const settings = resolveSettings(options)
   const b = settings.backend
-  if (b === 'sqlite') return new Engine(settings, new SQLiteBackend({ path: `${settings.name}.sqlite` }), true)
+  if (b === 'sqlite') {
+    const path = `${settings.name}.sqlite`
+    if (!recover) return new Engine(settings, new SQLiteBackend({ path }), true)
+    const opened = openForCache(path, (readOnly) => new SQLiteBackend({ path, readOnly }))
+    const engine = new Engine(opened.readOnly ? { ...settings, readOnly: true } : settings, opened.backend, true)
+    for (const problem of opened.problems) engine.report(problem)
+    return engine
+  }
   if (b === 'filesystem') return new Engine(settings, new FileBackend({ path: settings.name }), true)
   if (b === 'memory') return new Engine(settings, new MemoryBackend(), true)
   if (b === 'memcached') {

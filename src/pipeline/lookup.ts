@@ -38,14 +38,19 @@ export async function lookup(engine: Engine, p: Prepared): Promise<Lookup> {
 }
 
 async function read(engine: Engine, key: string): Promise<CacheRecord | undefined> {
+  if (engine.writer.isRemoving(key)) return undefined
   try {
     return await engine.backend.get(key)
   } catch (error) {
-    if (error instanceof CorruptEntryError) {
-      debug('corrupt entry %s removed: %s', key, error.message)
-      void engine.writer.drop([key])
+    if (!(error instanceof CorruptEntryError)) {
+      engine.report(new BackendError(`read of ${key} failed`, error))
+      return undefined
     }
-    engine.report(error instanceof CorruptEntryError ? error : new BackendError(`read of ${key} failed`, error))
+    // A corrupt entry is a miss, removed and reported once (a second read may race the removal).
+    if (engine.writer.removeCorrupt(key)) {
+      debug('corrupt entry %s removed: %s', key, error.message)
+      engine.report(error)
+    }
     return undefined
   }
 }

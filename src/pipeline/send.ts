@@ -14,6 +14,7 @@ import { asksForOrigin, type ReadAction, remainingTtl, requestDirectives, staleI
 import { mayShareUnstored } from '../rules/vary.js'
 import { assertNever } from '../util/assert.js'
 import { debug } from '../util/debug.js'
+import { redactUrl } from '../util/redact.js'
 import type { CacheRecord } from '../backends/contract.js'
 import type { FlightResult } from './coordinate/flights.js'
 import type { Engine } from './engine.js'
@@ -44,7 +45,8 @@ export async function send(engine: Engine, next: Dispatcher.Dispatch, opts: Disp
   const url = dispatchUrl(opts)
   const p = prepare(engine, { method, url, headers: headerRecord(opts.headers), body: read.body }, scope)
   if ('bypass' in p) {
-    debug('%s %s: bypass (%s)', method, url, p.reason)
+    // Never a value of an ignored parameter in a log line (util/redact.ts).
+    if (debug.enabled) debug('%s %s: bypass (%s)', method, redactUrl(url, engine.settings.ignoredParameters), p.reason)
     return void next(out, handler)
   }
   // 2. lookup

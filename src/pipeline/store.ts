@@ -6,6 +6,7 @@
  */
 import { uselessAt } from '../rules/decide-read.js'
 import { decideWrite, type WriteDecision } from '../rules/decide-write.js'
+import { storedRequestHeaders } from '../rules/credentials.js'
 import { stripHopByHop } from '../rules/headers.js'
 import { varyMarker } from '../backends/entry.js'
 import { BackendError } from '../util/errors.js'
@@ -45,6 +46,9 @@ export function entryKey(p: Prepared, vary: readonly string[]): string {
 }
 
 export class Writer {
+  /** Corrupt entries whose removal is under way: read again meanwhile, they are a plain miss, reported once. */
+  private readonly removing = new Set<string>()
+
   constructor(
     private readonly backend: Backend,
     private readonly settings: Pick<Settings, 'ignoredHeaders' | 'ignoredParameters'>,
@@ -57,7 +61,8 @@ export class Writer {
   /** Store a complete response. Resolves once written, true if it was; failures are reported, never thrown. */
   store(p: Prepared, r: Received, d: StoreDecision): Promise<boolean> {
     if (!this.enabled) return Promise.resolve(false)
-    const requestHeaders = redactHeaders(p.headers, this.settings.ignoredHeaders)
+    // Credentials are kept only where Vary needs them, and then as digests (rules/credentials.ts).
+    const requestHeaders = storedRequestHeaders(redactHeaders(p.headers, this.settings.ignoredHeaders), d.vary)
     const meta: EntryMeta = {
       v: 1,
       kind: 'response',
@@ -108,6 +113,19 @@ export class Writer {
   drop(keys: string[]): Promise<void> {
     if (!this.enabled) return Promise.resolve()
     return this.port.track(this.backend.delete(keys).then(() => undefined, (e: unknown) => this.port.report(new BackendError('delete failed', e))))
+  }
+
+  /** A corrupt entry is being removed (removeCorrupt): a read of it is a quiet miss meanwhile. */
+  isRemoving(key: string): boolean {
+    return this.removing.has(key)
+  }
+
+  /** Remove a corrupt entry; false when its removal is already under way (so it is reported once). */
+  removeCorrupt(key: string): boolean {
+    if (this.removing.has(key)) return false
+    this.removing.add(key)
+    void this.drop([key]).finally(() => this.removing.delete(key))
+    return true
   }
 
   /** Remove every stored response (all variants) for these URLs (RFC 9111 §4.4). */

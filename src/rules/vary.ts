@@ -4,6 +4,7 @@
  * every request field its Vary names matches (an absent field matches only an absent field).
  */
 import { headerValue } from './cache-control.js'
+import { storedValue } from './credentials.js'
 import type { EntryMeta, HeaderMap } from '../backends/contract.js'
 
 /**
@@ -29,10 +30,16 @@ export function isFieldName(name: string): boolean {
   return TOKEN.test(name)
 }
 
-export function varyMatches(vary: readonly string[], stored: Readonly<Record<string, string>>, request: Readonly<Record<string, string>>): boolean {
+export function varyMatches(
+  vary: readonly string[],
+  stored: Readonly<Record<string, string>>,
+  request: Readonly<Record<string, string>>,
+  /** How the request's value is kept in `stored` (credentials as digests: credentials.ts). */
+  asStored: (name: string, value: string | undefined) => string | undefined = (_name, value) => value,
+): boolean {
   for (const name of vary) {
     if (name === '*' || !isFieldName(name)) return false
-    if (normalizeFieldValue(name, stored[name]) !== normalizeFieldValue(name, request[name])) return false
+    if (normalizeFieldValue(name, stored[name]) !== normalizeFieldValue(name, asStored(name, request[name]))) return false
   }
   return true
 }
@@ -96,7 +103,7 @@ export interface Wanted {
 export function selectable(meta: EntryMeta, wanted: Wanted): boolean {
   if (meta.kind !== 'response' || meta.method !== wanted.method) return false
   if (wanted.url !== undefined && meta.url !== wanted.url) return false
-  return varyMatches(meta.vary, meta.requestHeaders, wanted.headers)
+  return varyMatches(meta.vary, meta.requestHeaders, wanted.headers, storedValue)
 }
 
 /**

@@ -9,6 +9,7 @@ import { CliError, EXIT } from '../errors.js'
 
 interface ExportOptions extends FilterOptions {
   har: string
+  includeCredentials?: boolean
 }
 
 export function register(program: Command): void {
@@ -20,6 +21,7 @@ export function register(program: Command): void {
     )
     .argument('[url-glob]', 'only URLs matching this glob')
     .requiredOption('--har <file>', 'the HAR file to write ("-" for stdout)')
+    .option('--include-credentials', 'keep stored Authorization, Proxy-Authorization and Cookie request headers (left out by default)')
   addFilterOptions(command)
     .addHelpText('after', `
 Examples:
@@ -34,7 +36,9 @@ Examples:
           for await (const _ of cache.entries(filter)) n++
           return n
         }
-        const har = await withProgress('exporting', count, (update) => cache.toHar(filter, update))
+        // HAR files get shared and committed as fixtures: say so when they may carry credentials.
+        if (o.includeCredentials) process.stderr.write('warning: --include-credentials: the HAR file may hold Authorization and Cookie values; do not share or commit it\n')
+        const har = await withProgress('exporting', count, (update) => cache.toHar(filter, update, { includeCredentials: o.includeCredentials === true }))
         const text = `${JSON.stringify(har, null, 2)}\n`
         const exported = har.log.entries.length
         if (o.har === '-') {

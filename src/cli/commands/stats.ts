@@ -19,11 +19,13 @@ Examples:
       const g = globals(cmd)
       await withStore(g, async ({ cache, path, backend }) => {
         const s = await cache.stats()
-        if (g.json) return printJson({ cache: path, backend, ...s })
+        if (g.json) return printJson({ cache: path, backend, ...s, cap: capOf(cache)[0] ?? null })
         print(fields([
           ['cache', `${path} (${backend})`],
           ['entries', `${s.entries} (${s.expired} expired)`],
           ['size', `${bytes(s.bytes)} of bodies`],
+          // The cap, when the store has one (SQLite: 1 GiB unless set).
+          ...capOf(cache).map((cap): [string, string] => ['cap', `${bytes(cap)} (${Math.round((100 * s.bytes) / cap)}% used)`]),
         ]))
         const hosts = Object.entries(s.hosts).filter(([, h]) => h.entries > 0)
         if (hosts.length > 0) {
@@ -32,4 +34,9 @@ Examples:
         }
       })
     })
+}
+
+function capOf(cache: { engine: { backend: unknown } }): number[] {
+  const limits = (cache.engine.backend as { limits?: { maxSize?: unknown } }).limits
+  return typeof limits?.maxSize === 'number' && Number.isFinite(limits.maxSize) ? [limits.maxSize] : []
 }

@@ -5,6 +5,7 @@
  * `_`), with the stored bytes themselves when they differ from `content.text`, so that import
  * restores every entry exactly: same key, timestamps, expiry and byte-identical body.
  */
+import { isCredential } from '../../rules/credentials.js'
 import { headerValue } from '../../rules/cache-control.js'
 import { variantKey } from '../../pipeline/prepare/key.js'
 import { decodeBody } from '../../pipeline/respond/response.js'
@@ -63,7 +64,11 @@ function primaryKeyOf(meta: EntryMeta, markers: ReadonlyMap<string, EntryMeta[]>
   return (exact ?? (candidates.length === 1 ? candidates[0] : undefined))?.key
 }
 
-export function harEntry(meta: EntryMeta, body: Uint8Array, primaryKey?: string): HarEntry {
+function withoutCredentials(headers: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => !isCredential(name)))
+}
+
+export function harEntry(meta: EntryMeta, body: Uint8Array, primaryKey?: string, includeCredentials = false): HarEntry {
   let query: HarHeader[] = []
   try {
     query = [...new URL(meta.url).searchParams].map(([name, value]) => ({ name, value }))
@@ -92,7 +97,9 @@ export function harEntry(meta: EntryMeta, body: Uint8Array, primaryKey?: string)
       url: meta.url,
       httpVersion: 'HTTP/1.1',
       cookies: [],
-      headers: toHarHeaders(meta.requestHeaders),
+      // HAR files get shared and committed: credential headers (digests, or values in entries
+      // stored before digests) stay out unless asked for.
+      headers: toHarHeaders(includeCredentials ? meta.requestHeaders : withoutCredentials(meta.requestHeaders)),
       queryString: query,
       headersSize: -1,
       bodySize: -1,
@@ -115,7 +122,7 @@ export function harEntry(meta: EntryMeta, body: Uint8Array, primaryKey?: string)
 }
 
 /** The stored responses matching `filter` as a HAR 1.2 document, oldest first. */
-export async function toHar(cache: HarSource, filter?: CacheFilter, onProgress?: (done: number) => void): Promise<Har> {
+export async function toHar(cache: HarSource, filter?: CacheFilter, onProgress?: (done: number) => void, includeCredentials = false): Promise<Har> {
   const markers = new Map<string, EntryMeta[]>()
   for await (const meta of cache.markers()) {
     const id = `${meta.method} ${meta.url}`
@@ -125,7 +132,7 @@ export async function toHar(cache: HarSource, filter?: CacheFilter, onProgress?:
   for await (const meta of cache.entries(filter)) {
     const record = await cache.getEntry(meta.key).catch(() => undefined)
     if (record?.meta.kind !== 'response') continue
-    entries.push(harEntry(record.meta, record.body, primaryKeyOf(record.meta, markers)))
+    entries.push(harEntry(record.meta, record.body, primaryKeyOf(record.meta, markers), includeCredentials))
     onProgress?.(entries.length)
   }
   entries.sort((a, b) => (a._fetchcache?.createdAt ?? 0) - (b._fetchcache?.createdAt ?? 0))

@@ -4,6 +4,7 @@
  * wait for the entry. The engine sees only `turn()` and `refresh()`.
  */
 import type { Backend } from '../../backends/contract.js'
+import { debug } from '../../util/debug.js'
 import type { Port } from '../port.js'
 import { Flight, type FlightResult, Flights } from './flights.js'
 import { Leases, type Want } from './leases.js'
@@ -24,7 +25,7 @@ export class Coordinator {
 
   constructor(
     backend: Backend,
-    lockTimeoutMs: number,
+    private readonly lockTimeoutMs: number,
     private readonly port: Port,
   ) {
     this.leases = backend.leases ? new Leases(backend, backend.leases, lockTimeoutMs, port) : undefined
@@ -37,7 +38,7 @@ export class Coordinator {
    */
   async turn(w: Want, seenCreatedAt: number | undefined): Promise<Turn> {
     const waiting = this.flights.join(w.key)
-    if (waiting) return { role: 'follow', result: await waiting.done }
+    if (waiting) return { role: 'follow', result: await boundedWait(waiting.done, this.lockTimeoutMs) }
     let held = false
     const flight = this.flights.lead(w.key, () => {
       if (held) this.leases!.release(w.key)
@@ -90,4 +91,21 @@ export class Coordinator {
     })
     this.port.track(done)
   }
+}
+
+/**
+ * A waiter waits for the leader's outcome at most `lockTimeout`: the leader's origin may stall
+ * mid-body for ever, and this request must still finish in its own origin time plus that.
+ * Then it fetches on its own ('pass').
+ */
+function boundedWait(done: Promise<FlightResult>, ms: number): Promise<FlightResult> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<FlightResult>((resolve) => {
+    timer = setTimeout(() => {
+      debug('flight wait over lockTimeout (%d ms); fetching on its own', ms)
+      resolve({ kind: 'pass' })
+    }, ms)
+    timer.unref()
+  })
+  return Promise.race([done, timeout]).finally(() => clearTimeout(timer))
 }

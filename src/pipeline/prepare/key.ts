@@ -3,9 +3,7 @@ import { normalizeBody, normalizeUrl } from './normalize.js'
 import { normalizeFieldValue } from '../../rules/vary.js'
 import type { Settings } from '../../config/options.js'
 import type { RequestInfoForKey } from '../../config/types.js'
-
-/** Headers that identify the caller: keyed by digest so one user's response never serves another. */
-export const CREDENTIAL_HEADERS = ['authorization', 'cookie', 'proxy-authorization'] as const
+import { CREDENTIAL_HEADERS } from '../../rules/credentials.js'
 
 function hash(parts: unknown): string {
   // JSON, not concatenation: ['a', 'bc'] and ['ab', 'c'] must not collide.

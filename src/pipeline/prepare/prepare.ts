@@ -8,7 +8,8 @@ import { DO_NOT_CACHE, type Expiry } from '../../config/expiry.js'
 import type { RequestOptions, Settings } from '../../config/options.js'
 import type { RequestInfoForKey } from '../../config/types.js'
 import type { Memo } from '../../util/memo.js'
-import { CREDENTIAL_HEADERS, requestKey } from './key.js'
+import { CREDENTIAL_HEADERS } from '../../rules/credentials.js'
+import { requestKey } from './key.js'
 
 export interface Prepared {
   method: string
