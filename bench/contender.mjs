@@ -26,7 +26,7 @@ function summarize(lat, n, elapsedNs) {
   const pct = (p) => (n === 0 ? NaN : s[Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1))])
   let sum = 0
   for (let k = 0; k < n; k++) sum += s[k]
-  return { n, p50: pct(0.5), p99: pct(0.99), mean: sum / n, min: s[0], opsPerSec: n / (Number(elapsedNs) / 1e9), elapsedMs: Number(elapsedNs) / 1e6 }
+  return { n, p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), mean: sum / n, min: s[0], opsPerSec: n / (Number(elapsedNs) / 1e9), elapsedMs: Number(elapsedNs) / 1e6 }
 }
 
 const urlFor = (size, q) => `${cfg.origin}/json/${size}?${q}`
@@ -139,7 +139,7 @@ async function disk(c, dir, { ops, size }) {
 
 /** Build a pre-populated store: `real` URLs through real misses, then filler rows. */
 async function setupStore() {
-  const fc = await import('fetchcache')
+  const fc = await import(cfg.module ?? 'fetchcache')
   const t0 = now()
   const f = fc.createCachedFetch({ name: cfg.name })
   for (let k = 0; k < cfg.real; k++) {
@@ -181,7 +181,7 @@ async function main() {
   if (cfg.mode === 'setup-store') return setupStore()
   const dir = mkdtempSync(join(tmpdir(), 'fetchcache-bench-c-'))
   try {
-    const c = await make(cfg.contender, { dir, name: cfg.name })
+    const c = await make(cfg.contender, { dir, name: cfg.name, module: cfg.module })
     const opts = {
       ops: cfg.ops ?? 2000,
       warmup: cfg.warmup ?? 200,
