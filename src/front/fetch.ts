@@ -3,7 +3,7 @@
  * undici's fetch machinery; everything else goes through Node's fetch with the cache
  * interceptor as its dispatcher, so both paths share one engine and one set of rules.
  */
-import { Agent, Dispatcher } from 'undici'
+import type { Agent, Dispatcher } from 'undici'
 import { Cache } from '../inspect/cache.js'
 import { formatCacheStatus } from '../rules/cache-status.js'
 import { createEngine } from '../pipeline/create.js'
@@ -17,6 +17,7 @@ import { resolveRequestOptions } from '../config/options.js'
 import { headerRecord } from '../pipeline/request.js'
 import { responseFrom } from '../pipeline/response.js'
 import { currentScope, mergeScopes, runInScope, type Scope } from './scope.js'
+import { undici } from './undici.js'
 import type { CacheOptions, PerRequestOptions } from '../config/types.js'
 
 export type CachedFetch = ((input: string | URL | Request, init?: CachedRequestInit) => Promise<Response>) & { cache: Cache }
@@ -108,9 +109,14 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   return response
 }
 
-/** A cached fetch over an engine; misses go to `base` with the cache dispatcher. */
-export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fetch = nativeFetch): CachedFetch {
+/**
+ * A cached fetch over an engine; misses go to `base` with the cache dispatcher. The dispatcher
+ * may be given as a function that makes it on the first miss (undici is then loaded only then).
+ */
+export function fetchFor(engine: Engine, dispatcher: Dispatcher | (() => Dispatcher), base: typeof fetch = nativeFetch): CachedFetch {
   const composed = new WeakMap<object, Dispatcher>()
+  let made: Dispatcher | undefined
+  const cacheDispatcher = (): Dispatcher => (made ??= typeof dispatcher === 'function' ? dispatcher() : dispatcher)
   const cachedFetch = async (input: string | URL | Request, init?: CachedRequestInit): Promise<Response> => {
     const { scope, rest } = splitInit(input, init)
     const outer = currentScope()
@@ -121,11 +127,11 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fe
     }
     // A caller's own dispatcher keeps working, with the cache composed onto it.
     const own = (rest as unknown as { dispatcher?: unknown }).dispatcher
-    let via = dispatcher
-    if (own instanceof Dispatcher) {
+    let via: Dispatcher
+    if (own !== undefined && own !== null && own instanceof undici().Dispatcher) {
       via = composed.get(own) ?? own.compose(engineInterceptor(engine))
       composed.set(own, via)
-    }
+    } else via = cacheDispatcher()
     const forward = () => base(input, { ...rest, dispatcher: via } as unknown as RequestInit)
     return merged === undefined ? forward() : runInScope(merged, forward)
   }
@@ -134,9 +140,13 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fe
 
 export function createCachedFetch(options: CacheOptions = {}): CachedFetch {
   const engine = createEngine(options)
-  const agent = new Agent()
-  engine.onClose(() => agent.close())
-  return fetchFor(engine, agent.compose(engineInterceptor(engine)))
+  // The Agent (and undici with it) is made on the first miss: a first hit does not wait for it.
+  let agent: Agent | undefined
+  engine.onClose(() => agent?.close())
+  return fetchFor(engine, () => {
+    agent = new (undici().Agent)()
+    return agent.compose(engineInterceptor(engine))
+  })
 }
 
 export type { ReadModes }

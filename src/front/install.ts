@@ -3,13 +3,14 @@
  * (with the fast hit path) and the undici global dispatcher gets the cache interceptor, so
  * `undici.request()` and anything else on the global dispatcher is cached too.
  */
-import { Agent, Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
+import type { Agent } from 'undici'
 import type { Cache } from '../inspect/cache.js'
 import { createEngine } from '../pipeline/create.js'
 import { fetchFor } from './fetch.js'
 import { engineInterceptor } from './interceptor.js'
 import { nativeFetch } from './native.js'
 import type { CacheOptions } from '../config/types.js'
+import { undici } from './undici.js'
 
 // undici keeps the global dispatcher under these symbols (.1 is what Node's bundled copy reads).
 const SYMBOLS = [Symbol.for('undici.globalDispatcher.1'), Symbol.for('undici.globalDispatcher.2')] as const
@@ -28,6 +29,7 @@ const slots = globalThis as unknown as Record<symbol, unknown>
 /** Cache every fetch and undici request of this process; a second call replaces the first. */
 export function installCache(options: CacheOptions = {}): Cache {
   const engine = createEngine(options)
+  const { Agent, Dispatcher, getGlobalDispatcher, setGlobalDispatcher } = undici()
   if (installed) void uninstallCache()
   const previous = SYMBOLS.map((s) => slots[s])
   const current = getGlobalDispatcher()
