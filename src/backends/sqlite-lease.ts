@@ -1,6 +1,10 @@
 /**
  * Leases in SQLite: one row per key being fetched, taken with a single conditional upsert, so
  * two processes can never both hold it. An expired row (a crashed holder) is taken over.
+ *
+ * The holder's release is folded into the transaction that stores the entry (`releaseWith`):
+ * the entry appears and the lease goes in one commit, and the engine's release() that follows
+ * is then a no-op instead of a write transaction of its own.
  */
 import type Database from 'better-sqlite3'
 import { FORMAT_VERSION } from './entry.js'
@@ -10,6 +14,8 @@ const TABLE = `leases_v${FORMAT_VERSION}`
 export class SQLiteLeases {
   private readonly take: Database.Statement<[string, string, number, number]>
   private readonly give: Database.Statement<[string, string]>
+  /** Leases this connection holds: key → owner. */
+  private readonly held = new Map<string, string>()
 
   constructor(db: Database.Database) {
     db.exec(`CREATE TABLE IF NOT EXISTS ${TABLE} (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`)
@@ -24,10 +30,29 @@ export class SQLiteLeases {
 
   acquire(key: string, owner: string, ttlMs: number): boolean {
     const now = Date.now()
-    return this.take.run(key, owner, now + ttlMs, now).changes === 1
+    const taken = this.take.run(key, owner, now + ttlMs, now).changes === 1
+    if (taken) this.held.set(key, owner)
+    return taken
   }
 
   release(key: string, owner: string): void {
+    // Already released with the entry's write (or never ours): nothing to write.
+    if (this.held.get(key) !== owner) return
+    this.held.delete(key)
     this.give.run(key, owner)
+  }
+
+  /**
+   * Inside the transaction that writes `key`: release the lease this connection holds on it.
+   * Returns a function to call once that transaction has committed (a rolled-back write keeps
+   * the lease, and the engine's release() still gives it back).
+   */
+  releaseWith(key: string): (() => void) | undefined {
+    const owner = this.held.get(key)
+    if (owner === undefined) return undefined
+    this.give.run(key, owner)
+    return () => {
+      if (this.held.get(key) === owner) this.held.delete(key)
+    }
   }
 }

@@ -9,16 +9,23 @@
  * the least recently used by `accessed_at`). The file is created with auto_vacuum=INCREMENTAL:
  * after a large delete the free pages are handed back to the file system
  * (`PRAGMA incremental_vacuum`), without rebuilding the whole file; `vacuum()` rebuilds it.
+ *
+ * Writes: set() resolves once its row is committed, but rows queued in one turn of the event
+ * loop share one transaction, committed right after the I/O that produced them (write-batch.ts),
+ * and a lease this process holds on the key is released in that same commit (sqlite-lease.ts):
+ * a miss costs the lease's transaction and a share of one write transaction.
  */
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
-import { decodeMeta, decodeMetaCached, encodeMeta, FORMAT_VERSION } from './entry.js'
+import { decodeMeta, decodeMetaCached, encodeMeta } from './entry.js'
 import { BackendError, ConfigError, show } from '../util/errors.js'
 import type { Backend, BackendLeases, BackendMaintenance, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { SQLiteLeases } from './sqlite-lease.js'
 import { checkOptions, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
 import { TouchBuffer } from './touches.js'
+import { WriteBatch } from './write-batch.js'
+import { createSchema, SCHEMA } from './sqlite-schema.js'
 
 export interface SQLiteBackendOptions {
   /** Database file. Default `http_cache.sqlite`. */
@@ -35,9 +42,7 @@ export interface SQLiteBackendOptions {
   touchInterval?: number
 }
 
-/** The format version lives in the table name: a new format is a new table, never a misread. */
-const TABLE = `responses_v${FORMAT_VERSION}`
-const TOTALS = `${TABLE}_totals`
+const { TABLE, TOTALS } = SCHEMA
 
 /** After a delete, free pages are given back when there are at least this many bytes of them… */
 const SHRINK_MIN_BYTES = 1024 * 1024
@@ -46,6 +51,14 @@ const SHRINK_MIN_SHARE = 0.25
 
 type Row = [string, Buffer]
 type Params = Array<string | number>
+/** A row waiting in the write batch. */
+interface Pending {
+  m: EntryMeta
+  meta: string
+  weight: number
+  body: Uint8Array
+}
+
 
 export class SQLiteBackend implements Backend {
   readonly path: string
@@ -75,7 +88,9 @@ export class SQLiteBackend implements Backend {
   }
   /** Capability: VACUUM. */
   readonly maintenance: BackendMaintenance = { vacuum: () => this.vacuum() }
-  private readonly writeTx: Database.Transaction<(key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => void>
+  private readonly writeTx: Database.Transaction<(batch: ReadonlyMap<string, Pending>, released: Array<() => void>) => void>
+  /** set() queues here; one transaction per turn of the event loop (see write-batch.ts). */
+  private readonly writes = new WriteBatch<Pending>((batch) => this.commit(batch))
 
   constructor(options: SQLiteBackendOptions = {}) {
     const o = checkOptions(options, ['path', 'busyTimeout', 'touchInterval', ...LIMIT_OPTIONS], 'SQLiteBackend')
@@ -93,7 +108,7 @@ export class SQLiteBackend implements Backend {
     if (this.path !== ':memory:') mkdirSync(dirname(this.path), { recursive: true })
     this.db = new Database(this.path, { timeout: busyTimeout })
     try {
-      this.createSchema()
+      createSchema(this.db)
     } catch (error) {
       this.db.close()
       throw error
@@ -116,9 +131,14 @@ export class SQLiteBackend implements Backend {
       leastRecent: this.db.prepare<[string], [number, number]>(`SELECT id, weight FROM ${TABLE} WHERE key <> ? ORDER BY accessed_at, id`).raw(true),
       deleteId: this.db.prepare(`DELETE FROM ${TABLE} WHERE id = ?`),
     }
-    this.writeTx = this.db.transaction((key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => {
-      this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, m.deadAt ?? null, recencyTick(), body.byteLength, weight, meta, body)
-      this.enforceLimits(key)
+    this.writeTx = this.db.transaction((batch: ReadonlyMap<string, Pending>, released: Array<() => void>) => {
+      for (const [key, { m, meta, weight, body }] of batch) {
+        this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, m.deadAt ?? null, recencyTick(), body.byteLength, weight, meta, body)
+        this.enforceLimits(key)
+        // The lease this process took to fetch the entry goes in the same commit as the entry.
+        const done = this.leaseTable?.releaseWith(key)
+        if (done) released.push(done)
+      }
     })
     // Transactions wrapped once, like the statements, not per call.
     this.touchTx = this.db.transaction((batch: ReadonlyMap<string, number>) => {
@@ -132,72 +152,15 @@ export class SQLiteBackend implements Backend {
     this.touches = new TouchBuffer<number>(touchInterval, (batch) => this.writeTouches(batch), () => this.flushTouches())
   }
 
-  private createSchema(): void {
-    const { db } = this
-    // Only takes effect on a new file (before the first table); see shrink().
-    db.pragma('auto_vacuum = INCREMENTAL')
-    db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = NORMAL')
-    // A WAL grown by a large write is cut back to this size once checkpointed.
-    db.pragma(`journal_size_limit = ${16 * 1024 * 1024}`)
-    const columns = db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${TABLE}')`).all().map((c) => c.name)
-    if (columns.length > 0 && !columns.includes('accessed_at')) {
-      // A table from a pre-release build of this format: a cache may start over, it may not crash.
-      db.exec(`DROP TABLE IF EXISTS ${TABLE}; DROP TABLE IF EXISTS ${TOTALS}`)
-      if (db.pragma('auto_vacuum', { simple: true }) === 0) db.exec('VACUUM')
-    }
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS ${TABLE} (
-        id INTEGER PRIMARY KEY,
-        key TEXT NOT NULL UNIQUE,
-        url TEXT NOT NULL,
-        method TEXT NOT NULL,
-        status INTEGER NOT NULL,
-        created_at INTEGER NOT NULL,
-        expires_at INTEGER,
-        -- when the entry is of no use at all (expired, past its stale windows); NULL: never
-        dead_at INTEGER,
-        -- last write or (batched) read, in microseconds since the epoch
-        accessed_at INTEGER NOT NULL,
-        size INTEGER NOT NULL,
-        -- bytes counted against maxSize: body plus metadata
-        weight INTEGER NOT NULL,
-        meta TEXT NOT NULL,
-        body BLOB NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS ${TABLE}_url ON ${TABLE}(url);
-      CREATE INDEX IF NOT EXISTS ${TABLE}_expires ON ${TABLE}(expires_at);
-      CREATE INDEX IF NOT EXISTS ${TABLE}_created ON ${TABLE}(created_at);
-      CREATE INDEX IF NOT EXISTS ${TABLE}_dead ON ${TABLE}(dead_at);
-      CREATE INDEX IF NOT EXISTS ${TABLE}_accessed ON ${TABLE}(accessed_at);
-      CREATE TABLE IF NOT EXISTS ${TOTALS} (
-        id INTEGER PRIMARY KEY CHECK (id = 0),
-        entries INTEGER NOT NULL,
-        bytes INTEGER NOT NULL
-      );
-      CREATE TRIGGER IF NOT EXISTS ${TABLE}_insert AFTER INSERT ON ${TABLE} BEGIN
-        UPDATE ${TOTALS} SET entries = entries + 1, bytes = bytes + NEW.weight WHERE id = 0;
-      END;
-      CREATE TRIGGER IF NOT EXISTS ${TABLE}_delete AFTER DELETE ON ${TABLE} BEGIN
-        UPDATE ${TOTALS} SET entries = entries - 1, bytes = bytes - OLD.weight WHERE id = 0;
-      END;
-      CREATE TRIGGER IF NOT EXISTS ${TABLE}_update AFTER UPDATE OF weight ON ${TABLE} BEGIN
-        UPDATE ${TOTALS} SET bytes = bytes - OLD.weight + NEW.weight WHERE id = 0;
-      END;
-    `)
-    // Count the table once, when the totals row is first made: not on every open, which would
-    // scan every row (25 ms at 10,000 entries) before the first hit.
-    if (this.db.prepare(`SELECT 1 FROM ${TOTALS} WHERE id = 0`).get() === undefined) {
-      this.db.exec(`INSERT OR IGNORE INTO ${TOTALS} SELECT 0, count(*), coalesce(sum(weight), 0) FROM ${TABLE}`)
-    }
-  }
-
   private open(): void {
     if (!this.db.open) throw new BackendError(`SQLiteBackend ${this.path} is closed`)
   }
 
   async get(key: string): Promise<CacheRecord | undefined> {
     this.open()
+    // Written but not yet committed: our own writes are visible to us at once.
+    const queued = this.writes.peek(key)
+    if (queued !== undefined) return { meta: queued.m, body: queued.body }
     const row = this.stmt.get.get(key)
     if (row === undefined) return undefined
     this.touches.add(key, recencyTick())
@@ -216,17 +179,23 @@ export class SQLiteBackend implements Backend {
     this.touches.forget(key)
     if (!fits(weight, this.limits)) {
       // The old value is outdated either way; a new one too large to keep replaces it with nothing.
+      this.writes.drop(key)
       this.stmt.delete.run(key)
       return
     }
-    this.write(key, m, meta, weight, record.body)
+    return this.writes.add(key, { m, meta, weight, body: record.body })
   }
 
-  /** Upsert and evict in one transaction that takes the write lock up front (BEGIN IMMEDIATE). */
-  private write(key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array): void {
-    this.writeTx.immediate(key, m, meta, weight, body)
+  /**
+   * Upsert and evict a batch in one transaction that takes the write lock up front (BEGIN
+   * IMMEDIATE); leases released with their entries count as released once it has committed.
+   */
+  private commit(batch: ReadonlyMap<string, Pending>): void {
+    this.open()
+    const released: Array<() => void> = []
+    this.writeTx.immediate(batch, released)
+    for (const done of released) done()
   }
-
 
   private over(): [number, number] | undefined {
     const { maxEntries, maxSize } = this.limits
@@ -275,6 +244,7 @@ export class SQLiteBackend implements Backend {
 
   async delete(keys: readonly string[]): Promise<number> {
     this.open()
+    this.writes.flush()
     const n = this.deleteTx(keys)
     for (const key of keys) this.touches.forget(key)
     if (n > 0) this.shrink()
@@ -284,6 +254,7 @@ export class SQLiteBackend implements Backend {
   /** Delete every entry matching the filter: one indexed statement. */
   async deleteMatching(filter: EntryFilter): Promise<number> {
     this.open()
+    this.writes.flush()
     const where = this.where(filter)
     if (!where) return 0
     const n = this.statement(`DELETE FROM ${TABLE}${where.sql}`).run(...where.params).changes
@@ -322,6 +293,7 @@ export class SQLiteBackend implements Backend {
 
   async *entries(filter: EntryFilter = {}): AsyncIterable<[string, EntryMeta]> {
     this.open()
+    this.writes.flush()
     const where = this.where(filter)
     if (!where) return
     // Read the rows first: callers may delete while iterating, which an open cursor forbids.
@@ -340,12 +312,14 @@ export class SQLiteBackend implements Backend {
 
   async stats(): Promise<BackendStats> {
     this.open()
+    this.writes.flush()
     const [entries, bytes] = this.stmt.totals.get()!
     return { entries, bytes }
   }
 
   async clear(): Promise<void> {
     this.open()
+    this.writes.discard()
     this.touches.clear()
     this.stmt.clear.run()
     this.shrink()
@@ -370,6 +344,7 @@ export class SQLiteBackend implements Backend {
   /** Rebuild the file (VACUUM) and truncate the WAL: every free byte goes back to the file system. */
   async vacuum(): Promise<void> {
     this.open()
+    this.writes.flush()
     this.flushTouches()
     this.db.exec('VACUUM')
     this.db.pragma('wal_checkpoint(TRUNCATE)')
@@ -382,6 +357,8 @@ export class SQLiteBackend implements Backend {
 
   async close(): Promise<void> {
     if (!this.db.open) return
+    this.writes.flush()
+    this.writes.stop()
     this.touches.stop()
     this.flushTouches()
     this.db.close()
