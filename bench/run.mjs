@@ -19,6 +19,8 @@
 //   BENCH_BASELINE=dir    also run the fetchcache contenders of the goals over the build in
 //                         dir/dist (e.g. the commit before a change): "[baseline build]" rows,
 //                         interleaved with the others, and a before/after table
+//   BENCH_BASELINE_CONTENDERS=a,b  which contenders run over the baseline too (default: the
+//                         SQLite fetch and request() ones, cold start and the processes run)
 import { fork } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { coldOnce, fmtBytes, fmtOps, fmtUs, fmtX, git, median, pct, runNode, shuffle, version } from './lib.mjs'
@@ -72,7 +74,7 @@ const HIT = [
 const MISS = HIT.filter((c) => !c.startsWith('floor')).flatMap((c) => (c === 'node-fetch' ? [c, 'node-fetch-agent7'] : [c]))
 const STORE = ['fc-fetch-sqlite', 'fc-interceptor-sqlite-request']
 /** The fetchcache contenders the goals name: these also run over the baseline build. */
-const GOAL_FC = new Set(['fc-fetch-sqlite', 'fc-fetch-memory', 'fc-interceptor-sqlite-request', 'fc-interceptor-memory-request', 'fc-cold'])
+const GOAL_FC = new Set((env.BENCH_BASELINE_CONTENDERS ?? 'fc-fetch-sqlite,fc-interceptor-sqlite-request,fc-cold,procs-1,procs-4').split(','))
 const REFERENCES = ['floor-sqlite', 'floor-memory', 'undici-cache-fetch', 'undici-cache-request', 'node-fetch', 'node-fetch-agent7', 'undici-request', 'undici-fetch', 'undici-request-cold']
 const KEEP = env.BENCH_CONTENDERS ? new Set([...env.BENCH_CONTENDERS.split(','), ...REFERENCES]) : undefined
 const withBase = (list) => (BASE_MODULE ? list.flatMap((c) => (GOAL_FC.has(c) ? [c, `${c}${BASE_SUFFIX}`] : [c])) : list)
@@ -236,7 +238,7 @@ for (let round = 1; round <= ROUNDS; round++) {
       continue
     }
     record(s.id, c, r)
-    log(`${tag} p50 ${fmtUs(r.p50).padStart(7)} µs  p99 ${fmtUs(r.p99).padStart(7)} µs  ${fmtOps(r.opsPerSec).padStart(7)}/s  n=${r.n}  origin=${r.originRequests}  ${took} s  ${String(r.status ?? '').slice(0, 40)}`)
+    log(`${tag} p50 ${fmtUs(r.p50).padStart(7)} µs  cpu ${fmtUs(r.cpuPerOp).padStart(6)} µs/op  p99 ${fmtUs(r.p99).padStart(7)} µs  ${fmtOps(r.opsPerSec).padStart(7)}/s  n=${r.n}  origin=${r.originRequests}  ${took} s  ${String(r.status ?? '').slice(0, 40)}`)
   }
 }
 await slow?.close()
@@ -262,6 +264,7 @@ for (const [sid, byC] of Object.entries(results)) {
     agg[sid][c] = {
       p50: median(rs.map((r) => r.p50)),
       p90: median(rs.map((r) => r.p90)),
+      cpu: median(rs.map((r) => r.cpuPerOp)),
       p99: median(rs.map((r) => r.p99)),
       ops: median(rs.map((r) => r.opsPerSec)),
       rounds: rs.length,
@@ -312,28 +315,28 @@ for (const s of SCENARIOS) {
   for (const c of s.contenders) {
     const a = get(s.id, c)
     if (!a) {
-      rows.push(`| ${s.id} | ${label(c)} | — | — | — | — | — | — | — | failed: see notes below |`)
+      rows.push(`| ${s.id} | ${label(c)} | — | — | — | — | — | — | — | — | failed: see notes below |`)
       continue
     }
     if (s.mode === 'cold') {
       const base = get('cold', 'undici-request-cold')
       const note = plain(c) === 'fc-cold' && base ? `${a.p50 >= base.p50 ? '+' : ''}${((a.p50 - base.p50) / 1000).toFixed(1)} ms over undici's request() cold path` : `median of ${COLD_SPAWNS} spawns per round`
-      rows.push(`| ${s.id} | ${label(c)} | ${fmtUs(a.p50)} | ${fmtUs(a.p90)} | ${fmtUs(a.p99)} | — | — | — | — | ${note} |`)
+      rows.push(`| ${s.id} | ${label(c)} | ${fmtUs(a.p50)} | ${fmtUs(a.p90)} | ${fmtUs(a.p99)} | — | — | — | — | — | ${note} |`)
       continue
     }
     if (s.mode === 'procs') {
-      rows.push(`| ${s.id} | ${label(c)} | — | — | — | ${fmtOps(a.ops)} | — | — | — | ${a.originRequests} origin requests (median) |`)
+      rows.push(`| ${s.id} | ${label(c)} | — | — | — | ${fmtOps(a.ops)} | — | — | — | — | ${a.originRequests} origin requests (median) |`)
       continue
     }
     const fl = floorOf(c)
     const flRatio = s.mode === 'miss' || !fl ? NaN : s.id.startsWith('store') ? (get('seq-1k', fl) ? a.p50 / get('seq-1k', fl).p50 : NaN) : cost(s.id, c, fl)
     rows.push(
-      `| ${s.id} | ${label(c)} | ${fmtUs(a.p50)} | ${fmtUs(a.p90)} | ${fmtUs(a.p99)} | ${fmtOps(a.ops)} | ${fmtX(flRatio)} | ${fmtX(cost(s.id, c, 'undici-cache-fetch'))} | ${fmtX(cost(s.id, c, 'undici-cache-request'))} | ${notes(s.id, c, a)} |`,
+      `| ${s.id} | ${label(c)} | ${fmtUs(a.p50)} | ${fmtUs(a.p90)} | ${fmtUs(a.p99)} | ${fmtOps(a.ops)} | ${fmtUs(a.cpu)} | ${fmtX(flRatio)} | ${fmtX(cost(s.id, c, 'undici-cache-fetch'))} | ${fmtX(cost(s.id, c, 'undici-cache-request'))} | ${notes(s.id, c, a)} |`,
     )
   }
 }
 for (const [c, r] of Object.entries(diskResults)) {
-  rows.push(`| disk-32k | ${CONTENDERS[c].label} | — | — | — | — | — | — | — | ${fmtBytes(r.bytes)} for ${r.entries.toLocaleString('en')} x 32 KiB = ${(r.bytes / r.bodyBytes).toFixed(3)}x body bytes (${r.files} files, ${fmtBytes(r.allocated)} allocated) |`)
+  rows.push(`| disk-32k | ${CONTENDERS[c].label} | — | — | — | — | — | — | — | — | ${fmtBytes(r.bytes)} for ${r.entries.toLocaleString('en')} x 32 KiB = ${(r.bytes / r.bodyBytes).toFixed(3)}x body bytes (${r.files} files, ${fmtBytes(r.allocated)} allocated) |`)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -375,8 +378,8 @@ const md = [
   ...(baseGoals ? ['## Before and after', '', `Baseline build: \`${BASELINE}\` (${git('-C', BASELINE, 'log', '-1', '--format=%h %s') || (existsSync(join(BASELINE, 'COMMIT')) ? readFileSync(join(BASELINE, 'COMMIT'), 'utf8').trim() : 'not a git checkout')}), run interleaved with this build in the same rounds.`, '', ...beforeAfter(baseGoals, goals), ''] : []),
   '## All results',
   '',
-  '| scenario | contender | p50 (µs) | p90 (µs) | p99 (µs) | ops/s | x floor | x undici-cache-fetch | x undici-cache-request | notes |',
-  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+  '| scenario | contender | p50 (µs) | p90 (µs) | p99 (µs) | ops/s | CPU µs/op | x floor | x undici-cache-fetch | x undici-cache-request | notes |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
   ...rows,
   '',
   '## Setup',
