@@ -3,6 +3,7 @@ import { execFileSync, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { BASE_SUFFIX, labelOf, plain } from './contenders.mjs'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const KiB = 1024
@@ -89,3 +90,12 @@ export function version(pkg) {
     return '?'
   }
 }
+
+/** Labels of the contenders that are not contender.mjs processes (cold start, processes run). */
+const COLD_LABELS = {
+  'undici-request-cold': 'node: import undici, one request() to the origin',
+  'fc-cold': 'node: import fetchcache, open store, one hit',
+  'procs-1': 'createCachedFetch, 1 process, misses only (aggregate ops/s)',
+  'procs-4': 'createCachedFetch, 4 processes, misses only (aggregate ops/s)',
+}
+export const label = (c) => COLD_LABELS[plain(c)] ? `${COLD_LABELS[plain(c)]}${c.endsWith(BASE_SUFFIX) ? ' [baseline build]' : ''}` : labelOf(c)
