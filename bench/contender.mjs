@@ -21,12 +21,18 @@ const cfg = JSON.parse(process.argv[2] ?? '{}')
 const now = () => process.hrtime.bigint()
 const us = (a, b) => Number(b - a) / 1e3
 
-function summarize(lat, n, elapsedNs) {
+/** CPU time (user + system) of this process since `from`, in µs: robust to a busy machine, unlike wall time. */
+const cpuSince = (from) => {
+  const u = process.cpuUsage(from)
+  return u.user + u.system
+}
+
+function summarize(lat, n, elapsedNs, cpuUs = NaN) {
   const s = Float64Array.from(lat.subarray(0, n)).sort()
   const pct = (p) => (n === 0 ? NaN : s[Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1))])
   let sum = 0
   for (let k = 0; k < n; k++) sum += s[k]
-  return { n, p50: pct(0.5), p99: pct(0.99), mean: sum / n, min: s[0], opsPerSec: n / (Number(elapsedNs) / 1e9), elapsedMs: Number(elapsedNs) / 1e6 }
+  return { n, p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), mean: sum / n, min: s[0], opsPerSec: n / (Number(elapsedNs) / 1e9), elapsedMs: Number(elapsedNs) / 1e6, cpuPerOp: cpuUs / n }
 }
 
 const urlFor = (size, q) => `${cfg.origin}/json/${size}?${q}`
@@ -38,6 +44,7 @@ async function seq(c, urls, { ops, warmup, timeMs }) {
   const lat = new Float64Array(ops)
   let n = 0
   let bytes = 0
+  const cpu0 = process.cpuUsage()
   const t0 = now()
   const deadline = t0 + BigInt(timeMs) * 1_000_000n
   while (n < ops) {
@@ -47,7 +54,7 @@ async function seq(c, urls, { ops, warmup, timeMs }) {
     lat[n++] = us(a, b)
     if (b > deadline) break
   }
-  return { ...summarize(lat, n, now() - t0), bytesPerOp: bytes / n }
+  return { ...summarize(lat, n, now() - t0, cpuSince(cpu0)), bytesPerOp: bytes / n }
 }
 
 /** `concurrency` workers, each awaiting its own ops; ops/s is total ops over wall time. */
@@ -69,9 +76,10 @@ async function conc(c, urls, { ops, warmup, timeMs, concurrency }) {
   }
   await run(warmup, now() + BigInt(Math.min(timeMs, 5000)) * 1_000_000n, null)
   const lat = new Float64Array(ops)
+  const cpu0 = process.cpuUsage()
   const t0 = now()
   const n = await run(ops, t0 + BigInt(timeMs) * 1_000_000n, lat)
-  return summarize(lat, n, now() - t0)
+  return summarize(lat, n, now() - t0, cpuSince(cpu0))
 }
 
 /** Misses: every URL is new; each response is read whole and stored. */
@@ -81,6 +89,7 @@ async function miss(c, { ops, warmup, timeMs, size }) {
   await c.flush()
   const lat = new Float64Array(ops)
   let n = 0
+  const cpu0 = process.cpuUsage()
   const t0 = now()
   const deadline = t0 + BigInt(timeMs) * 1_000_000n
   while (n < ops) {
@@ -91,8 +100,10 @@ async function miss(c, { ops, warmup, timeMs, size }) {
     if (b > deadline) break
   }
   await c.flush()
+  const elapsed = now() - t0
+  const cpu = cpuSince(cpu0)
   const status = await c.status(urlFor(size, 'i=0'))
-  return { ...summarize(lat, n, now() - t0), status }
+  return { ...summarize(lat, n, elapsed, cpu), status }
 }
 
 function du(path) {
@@ -139,7 +150,7 @@ async function disk(c, dir, { ops, size }) {
 
 /** Build a pre-populated store: `real` URLs through real misses, then filler rows. */
 async function setupStore() {
-  const fc = await import('fetchcache')
+  const fc = await import(cfg.module ?? 'fetchcache')
   const t0 = now()
   const f = fc.createCachedFetch({ name: cfg.name })
   for (let k = 0; k < cfg.real; k++) {
@@ -181,7 +192,7 @@ async function main() {
   if (cfg.mode === 'setup-store') return setupStore()
   const dir = mkdtempSync(join(tmpdir(), 'fetchcache-bench-c-'))
   try {
-    const c = await make(cfg.contender, { dir, name: cfg.name })
+    const c = await make(cfg.contender, { dir, name: cfg.name, module: cfg.module })
     const opts = {
       ops: cfg.ops ?? 2000,
       warmup: cfg.warmup ?? 200,

@@ -35,6 +35,14 @@ function redisOptions(ctx) {
   return { backend: 'redis', redis: { url, namespace: `bench:${ctx.dir}:` } }
 }
 
+/**
+ * `fc-fetch-sqlite@base` is `fc-fetch-sqlite` over another build of fetchcache (run.mjs's
+ * BENCH_BASELINE): before and after, interleaved in one run.
+ */
+export const BASE_SUFFIX = '@base'
+export const plain = (name) => (name.endsWith(BASE_SUFFIX) ? name.slice(0, -BASE_SUFFIX.length) : name)
+export const labelOf = (name) => (LIST[plain(name)] ? `${LIST[plain(name)].label}${name.endsWith(BASE_SUFFIX) ? ' [baseline build]' : ''}` : name)
+
 /** A header from a fetch Headers or an undici request() headers object. */
 const hv = (h, n) => (typeof h.get === 'function' ? h.get(n) : h[n]) ?? undefined
 const FC_STATUS = (h) => hv(h, 'cache-status') ?? 'no cache-status'
@@ -44,11 +52,13 @@ const UNDICI_STORE = { maxCount: 1_000_000, maxSize: 1024 * 1024 * 1024, maxEntr
 
 /**
  * ctx: { dir: fresh temp dir for this process, name?: SQLite store base name to use instead of
- * a fresh one (pre-populated stores) }
+ * a fresh one (pre-populated stores), module?: what to import as fetchcache (a baseline build) }
  */
-export async function make(name, ctx) {
+export async function make(full, ctx) {
+  const name = plain(full)
   const meta = LIST[name]
-  if (!meta) throw new Error(`unknown contender ${name}`)
+  if (!meta) throw new Error(`unknown contender ${full}`)
+  const importFc = () => import(ctx.module ?? 'fetchcache')
   const base = ctx.name ?? join(ctx.dir, 'cache')
   const fetchLike = (f, hitOf) => ({
     op: async (url) => {
@@ -72,13 +82,13 @@ export async function make(name, ctx) {
       return hitOf(r.headers)
     },
   })
-  const out = { ...meta, name, flush: async () => {}, close: async () => {} }
+  const out = { ...meta, name: full, flush: async () => {}, close: async () => {} }
 
   switch (name) {
     case 'fc-fetch-sqlite':
     case 'fc-fetch-memory':
     case 'fc-fetch-tiered': {
-      const fc = await import('fetchcache')
+      const fc = await importFc()
       let options
       let backend
       if (name === 'fc-fetch-sqlite') options = { name: base }
@@ -108,7 +118,7 @@ export async function make(name, ctx) {
     case 'fc-interceptor-redis-request':
     case 'fc-interceptor-sqlite-request':
     case 'fc-interceptor-memory-request': {
-      const fc = await import('fetchcache')
+      const fc = await importFc()
       const { Agent, request } = await import('undici')
       const ic = fc.cacheInterceptor(name.includes('sqlite') ? { name: base } : name.includes('redis') ? redisOptions(ctx) : { backend: 'memory' })
       const agent = new Agent()
@@ -124,7 +134,7 @@ export async function make(name, ctx) {
       }
     }
     case 'fc-install-sqlite-fetch': {
-      const fc = await import('fetchcache')
+      const fc = await importFc()
       const cache = fc.installCache({ name: base })
       return { ...out, ...fetchLike((url) => globalThis.fetch(url), FC_STATUS), flush: () => cache.flush(), close: () => fc.uninstallCache() }
     }

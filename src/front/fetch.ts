@@ -3,7 +3,7 @@
  * undici's fetch machinery; everything else goes through Node's fetch with the cache
  * interceptor as its dispatcher, so both paths share one engine and one set of rules.
  */
-import { Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 import { Cache } from '../inspect/cache.js'
 import { formatCacheStatus } from '../rules/cache-status.js'
 import { createEngine } from '../pipeline/create.js'
@@ -22,6 +22,7 @@ import { headerRecord } from '../pipeline/prepare/request.js'
 import { withLegacyHandlers } from './legacy-handler.js'
 import { responseFrom } from '../pipeline/respond/response.js'
 import { currentScope, mergeScopes, runInScope, type Scope } from './scope.js'
+import { undici } from './undici.js'
 import type { CacheOptions, PerRequestOptions } from '../config/types.js'
 
 export type CachedFetch = ((input: string | URL | Request, init?: CachedRequestInit) => Promise<Response>) & { cache: Cache }
@@ -110,11 +111,16 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   return response
 }
 
-/** A cached fetch over an engine; misses go to `base` with the cache dispatcher. */
-export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fetch = nativeFetch): CachedFetch {
+/**
+ * A cached fetch over an engine; misses go to `base` with the cache dispatcher. The dispatcher
+ * may be given as a function that makes it on the first miss: undici is then loaded only then,
+ * and a process whose first requests are hits never waits for it (front/undici.ts).
+ */
+export function fetchFor(engine: Engine, dispatcher: Dispatcher | (() => Dispatcher), base: typeof fetch = nativeFetch): CachedFetch {
   const composed = new WeakMap<object, Dispatcher>()
+  let made: Dispatcher | undefined
   // Node's fetch speaks old-style handlers to its dispatcher (legacy-handler.ts).
-  const viaCache = withLegacyHandlers(dispatcher)
+  const viaCache = (): Dispatcher => (made ??= withLegacyHandlers(typeof dispatcher === 'function' ? dispatcher() : dispatcher))
   const cachedFetch = async (input: string | URL | Request, init?: CachedRequestInit): Promise<Response> => {
     const { scope, rest } = splitInit(input, init)
     const outer = currentScope()
@@ -125,11 +131,11 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fe
     }
     // A caller's own dispatcher keeps working, with the cache composed onto it.
     const own = (rest as unknown as { dispatcher?: unknown }).dispatcher
-    let via = viaCache
-    if (own instanceof Dispatcher) {
+    let via: Dispatcher
+    if (own !== undefined && own !== null && own instanceof undici().Dispatcher) {
       via = composed.get(own) ?? withLegacyHandlers(cachedDispatcher(engine, own))
       composed.set(own, via)
-    }
+    } else via = viaCache()
     const forward = () => base(input, { ...rest, dispatcher: via } as unknown as RequestInit)
     return merged === undefined ? forward() : runInScope(merged, forward)
   }
@@ -138,7 +144,8 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fe
 
 export function createCachedFetch(options: CacheOptions = {}): CachedFetch {
   const engine = createEngine(options)
-  return fetchFor(engine, cachedDispatcher(engine))
+  // The Agent (and undici with it) is made on the first miss: a first hit does not wait for it.
+  return fetchFor(engine, () => cachedDispatcher(engine))
 }
 
 export type { ReadModes }

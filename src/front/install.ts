@@ -3,12 +3,12 @@
  * (with the fast hit path) and the undici global dispatcher gets the cache interceptor, so
  * `undici.request()` and anything else on the global dispatcher is cached too.
  */
-import { Dispatcher, getGlobalDispatcher, setGlobalDispatcher } from 'undici'
 import type { Cache } from '../inspect/cache.js'
 import { createEngine } from '../pipeline/create.js'
 import { fetchFor } from './fetch.js'
 import { cachedDispatcher } from './interceptor.js'
 import { nativeFetch } from './native.js'
+import { undici } from './undici.js'
 import type { CacheOptions } from '../config/types.js'
 
 // undici keeps the global dispatcher under these symbols (.1 is what Node's bundled copy reads).
@@ -27,6 +27,7 @@ const slots = globalThis as unknown as Record<symbol, unknown>
 /** Cache every fetch and undici request of this process; a second call replaces the first. */
 export function installCache(options: CacheOptions = {}): Cache {
   const engine = createEngine(options)
+  const { Dispatcher, getGlobalDispatcher, setGlobalDispatcher } = undici()
   if (installed) void uninstallCache()
   const previous = SYMBOLS.map((s) => slots[s])
   const current = getGlobalDispatcher()

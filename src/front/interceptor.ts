@@ -4,7 +4,7 @@
  * exactly as the origin sent them, content-encoding included. What happens to a request is
  * pipeline/send.ts; this module only decides which requests enter it.
  */
-import { Agent, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
 import { Cache } from '../inspect/cache.js'
 import { createEngine } from '../pipeline/create.js'
 import type { Engine } from '../pipeline/engine.js'
@@ -18,6 +18,7 @@ import { send } from '../pipeline/send.js'
 import { debug } from '../util/debug.js'
 import { dispatchLearningOrigin, learnedOrigin, probeOrigin } from './dispatcher-origin.js'
 import { currentScope } from './scope.js'
+import { undici } from './undici.js'
 import type { CacheOptions } from '../config/types.js'
 
 /** RFC 9110 §9.2.1: the safe methods. */
@@ -42,7 +43,7 @@ export function engineInterceptor(engine: Engine): Dispatcher.DispatcherComposeI
 export function cachedDispatcher(engine: Engine, base?: Dispatcher): Dispatcher {
   let via = base
   if (via === undefined) {
-    const agent = new Agent()
+    const agent = new (undici().Agent)()
     engine.onClose(() => agent.close())
     via = agent
   }

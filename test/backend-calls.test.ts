@@ -1,0 +1,107 @@
+// What a request costs the backend (issue 14), counted on a real SQLiteBackend wrapped by a
+// counter: a hit writes nothing; a miss reads once (not yet: see the `fails` test below).
+import { join } from 'node:path'
+import { Agent, request } from 'undici'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { type Backend, cacheInterceptor, createCachedFetch, SQLiteBackend } from '../src/index.js'
+import { type Origin, reply, startOrigin } from './helpers/origin.js'
+import { tempDir } from './helpers/tmp.js'
+
+let tmp: ReturnType<typeof tempDir>
+let origin: Origin
+let inner: SQLiteBackend
+
+beforeEach(async () => {
+  tmp = tempDir()
+  inner = new SQLiteBackend({ path: join(tmp.dir, 'c.sqlite') })
+  origin = await startOrigin({ '/a': reply(200, { 'cache-control': 'max-age=60' }, 'origin body') })
+})
+
+afterEach(async () => {
+  await origin.close()
+  await inner.close()
+  tmp.cleanup()
+})
+
+type Calls = Record<'get' | 'set' | 'delete' | 'deleteMatching' | 'acquire' | 'release', number>
+
+/** The real backend behind a counter of every call that reads or writes. */
+function counted(backend: SQLiteBackend): { backend: Backend; calls: Calls; reset: () => void } {
+  const calls: Calls = { get: 0, set: 0, delete: 0, deleteMatching: 0, acquire: 0, release: 0 }
+  const wrapped: Backend = {
+    get: (key) => (calls.get++, backend.get(key)),
+    set: (key, record) => (calls.set++, backend.set(key, record)),
+    delete: (keys) => (calls.delete++, backend.delete(keys)),
+    deleteMatching: (filter) => (calls.deleteMatching++, backend.deleteMatching(filter)),
+    entries: (filter) => backend.entries(filter),
+    stats: () => backend.stats(),
+    clear: () => backend.clear(),
+    close: async () => {},
+    leases: {
+      acquire: (key, owner, ttl) => (calls.acquire++, backend.leases.acquire(key, owner, ttl)),
+      release: (key, owner) => (calls.release++, backend.leases.release(key, owner)),
+    },
+  }
+  return { backend: wrapped, calls, reset: () => Object.keys(calls).forEach((k) => (calls[k as keyof Calls] = 0)) }
+}
+
+const writes = (c: Calls) => c.set + c.delete + c.deleteMatching + c.acquire + c.release
+
+describe('backend calls per request', () => {
+  it('a createCachedFetch hit reads once and writes nothing', async () => {
+    const { backend, calls, reset } = counted(inner)
+    const f = createCachedFetch({ backend })
+    expect(await (await f(`${origin.url}/a`)).text()).toBe('origin body')
+    await f.cache.flush()
+    reset()
+    const hit = await f(`${origin.url}/a`)
+    expect(await hit.text()).toBe('origin body')
+    expect(hit.headers.get('cache-status')).toMatch(/hit/)
+    await f.cache.flush()
+    expect(writes(calls)).toBe(0)
+    expect(calls.get).toBe(1)
+    expect(origin.count('/a')).toBe(1)
+    await f.cache.close()
+  })
+
+  it('a cacheInterceptor hit through request() reads once and writes nothing', async () => {
+    const { backend, calls, reset } = counted(inner)
+    const ic = cacheInterceptor({ backend })
+    const dispatcher = new Agent().compose(ic)
+    expect(await (await request(`${origin.url}/a`, { dispatcher })).body.text()).toBe('origin body')
+    await ic.cache.flush()
+    reset()
+    const hit = await request(`${origin.url}/a`, { dispatcher })
+    expect(await hit.body.text()).toBe('origin body')
+    await ic.cache.flush()
+    expect(writes(calls)).toBe(0)
+    expect(calls.get).toBe(1)
+    expect(origin.count('/a')).toBe(1)
+    await ic.cache.close()
+    await dispatcher.close()
+  })
+
+  it('a miss stores once and takes and gives back one lease', async () => {
+    const { backend, calls } = counted(inner)
+    const f = createCachedFetch({ backend })
+    expect(await (await f(`${origin.url}/a`)).text()).toBe('origin body')
+    await f.cache.flush()
+    expect(calls.set).toBe(1)
+    expect(calls.acquire).toBe(1)
+    expect(calls.release).toBe(1)
+    await f.cache.close()
+  })
+
+  // Issue 14 asks for one read per miss. Today createCachedFetch's miss reads three times: the
+  // fast path's lookup, the interceptor's lookup again, and the re-check after taking the lease
+  // (pipeline/leases.ts acquireFor). Marked `fails` until the engine hands its first lookup on
+  // (issue 9's restructure): when this test starts failing, make it a plain `it`.
+  it.fails('a createCachedFetch miss reads the backend once', async () => {
+    const { backend, calls } = counted(inner)
+    const f = createCachedFetch({ backend })
+    expect(await (await f(`${origin.url}/a`)).text()).toBe('origin body')
+    await f.cache.flush()
+    expect(calls.get).toBe(1)
+    await f.cache.close()
+  })
+})
