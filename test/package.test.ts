@@ -56,6 +56,31 @@ it('works when imported by name from the tarball', () => {
   expect(JSON.parse(out)).toEqual({ body: 'hi', status: 'hit', n: 1 })
 })
 
+it('uninstall leaves a fetch kept from the installed time working when Node set the dispatcher first', () => {
+  // Node's own undici sets the global dispatcher on its first fetch (importing axios is enough),
+  // so installCache() makes an Agent of its own; a client built while installed keeps that fetch.
+  const script = `
+    import http from 'node:http'
+    let n = 0
+    const server = http.createServer((q, s) => { n++; s.writeHead(200, { 'cache-control': 'max-age=60' }); s.end('hi') })
+    await new Promise((r) => server.listen(0, '127.0.0.1', r))
+    const url = 'http://127.0.0.1:' + server.address().port + '/'
+    await (await fetch(url)).text()
+    const { installCache, uninstallCache } = await import('fetchcache')
+    installCache({ backend: 'memory' })
+    const kept = globalThis.fetch
+    const first = await kept(url); await first.text()
+    await uninstallCache()
+    const after = await kept(url)
+    console.log(JSON.stringify({ first: first.headers.get('cache-status').split(';')[1].trim(), body: await after.text(), status: after.headers.get('cache-status'), n }))
+    server.close()
+  `
+  writeFileSync(join(consumer, 'kept.mjs'), script)
+  // No explicit exit: the process must also end on its own (nothing left holding it open).
+  const out = execFileSync(process.execPath, ['kept.mjs'], { cwd: consumer, encoding: 'utf8', timeout: 30_000 })
+  expect(JSON.parse(out)).toEqual({ first: 'fwd=uri-miss', body: 'hi', status: null, n: 3 })
+})
+
 it('installs a working fetchcache command', () => {
   const bin = join(consumer, 'node_modules', 'fetchcache', 'dist', 'cli', 'main.js')
   const out = execFileSync(process.execPath, [bin, '--help'], { cwd: consumer, encoding: 'utf8' })
@@ -88,4 +113,4 @@ it('type-checks a consumer written against the published declarations', () => {
   )
   const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
   execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: consumer, encoding: 'utf8' })
-})
+}, 90_000) // a full tsc run: ~5 s alone, several times that on a busy 2-core machine

@@ -108,10 +108,17 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   return response
 }
 
-/** A cached fetch over an engine; misses go to `base` with the cache dispatcher. */
-export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fetch = nativeFetch): CachedFetch {
+/**
+ * A cached fetch over an engine; misses go to `base` with the cache dispatcher. Once the
+ * engine is closed every call goes to `closed` untouched (installCache passes the fetch it
+ * replaced, so a kept reference behaves as if fetchcache had never been there).
+ */
+export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fetch = nativeFetch, closed: typeof fetch = base): CachedFetch {
   const composed = new WeakMap<object, Dispatcher>()
   const cachedFetch = async (input: string | URL | Request, init?: CachedRequestInit): Promise<Response> => {
+    // Closed (uninstalled, or cache.close()): a fetch someone kept goes on working, uncached,
+    // with whatever dispatcher the caller or the process has now.
+    if (engine.isClosed) return closed(input, init === undefined ? undefined : splitInit(input, init).rest)
     const { scope, rest } = splitInit(input, init)
     const outer = currentScope()
     const merged = outer === undefined && isEmpty(scope) ? undefined : mergeScopes(outer, scope)

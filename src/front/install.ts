@@ -18,7 +18,6 @@ interface Installed {
   cache: Cache
   previous: unknown[]
   previousFetch: typeof fetch
-  agent: Agent | undefined
 }
 
 let installed: Installed | undefined
@@ -33,18 +32,24 @@ export function installCache(options: CacheOptions = {}): Cache {
   const current = getGlobalDispatcher()
   // Compose onto the dispatcher in place when it is one of ours (undici 7), so a user's
   // ProxyAgent or mock keeps working; another copy of undici gets a fresh Agent.
+  // That Agent is deliberately never closed: a client built while installed may hold this
+  // dispatcher (or the cached fetch) and must keep working after uninstall (a closed Agent
+  // fails every call with UND_ERR_DESTROYED). An idle Agent holds nothing open: undici unrefs
+  // idle sockets and drops them after the keep-alive timeout.
   const agent = current instanceof Dispatcher ? undefined : new Agent()
   const dispatcher = (agent ?? current).compose(engineInterceptor(engine))
-  if (agent) engine.onClose(() => agent.close())
   setGlobalDispatcher(dispatcher)
   const previousFetch = globalThis.fetch
-  const cachedFetch = fetchFor(engine, dispatcher, nativeFetch)
+  const cachedFetch = fetchFor(engine, dispatcher, nativeFetch, previousFetch)
   globalThis.fetch = cachedFetch as typeof fetch
-  installed = { cache: cachedFetch.cache, previous, previousFetch, agent }
+  installed = { cache: cachedFetch.cache, previous, previousFetch }
   return cachedFetch.cache
 }
 
-/** Put back exactly the fetch and global dispatcher that were there; closes the cache. */
+/**
+ * Put back exactly the fetch and global dispatcher that were there; closes the cache. A fetch
+ * or dispatcher kept from the installed time keeps working, uncached.
+ */
 export async function uninstallCache(): Promise<void> {
   const state = installed
   if (!state) return

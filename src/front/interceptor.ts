@@ -47,7 +47,8 @@ export function engineInterceptor(engine: Engine): Dispatcher.DispatcherComposeI
 function intercept(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
   const scope = currentScope()
   const method = (opts.method ?? 'GET').toUpperCase()
-  if (scope?.disabled || opts.upgrade || method === 'CONNECT') return next(opts, handler)
+  // A closed cache (uninstalled, or cache.close()) passes everything through untouched.
+  if (scope?.disabled || engine.isClosed || opts.upgrade || method === 'CONNECT') return next(opts, handler)
   if (!engine.settings.allowableMethods.has(method)) {
     // RFC 9111 §4.4: unsafe methods (RFC 9110 §9.2.1: not GET, HEAD, OPTIONS, TRACE) pass
     // through, then invalidate what they changed.

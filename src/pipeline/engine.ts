@@ -69,6 +69,11 @@ export class Engine {
     return Date.now()
   }
 
+  /** Closed: a fetch or dispatcher someone kept passes straight through, uncached. */
+  get isClosed(): boolean {
+    return this.closed
+  }
+
   report(error: unknown): void {
     this.stats.count('errors')
     debug('error: %s', error instanceof Error ? error.message : String(error))
@@ -172,6 +177,8 @@ export class Engine {
 
   /** decideWrite at this moment; a store decision remembers the moment, so createdAt matches it. */
   decideWrite(p: Prepared, status: number, headers: HeaderMap): Decided {
+    // A response that arrives after close() is never written, so it must not claim `stored`.
+    if (this.closed) return { action: 'skip', reason: 'cache closed' }
     const now = this.now()
     const d = decideWrite({
       method: p.method,
@@ -306,6 +313,9 @@ export class Engine {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.flush()
+    // Requests still under way write nothing now (decideWrite), so their leases can go.
+    this.leases.releaseAll()
     await this.flush()
     for (const close of this.closers) await close()
     if (this.ownsBackend) await this.backend.close()

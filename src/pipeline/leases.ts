@@ -16,6 +16,8 @@ export type WaitOutcome = 'stored' | 'acquired' | 'timeout'
 export class Leases {
   /** Who holds a lease: this process and this engine. */
   readonly owner = `${process.pid}:${randomUUID()}`
+  /** Keys this engine holds a lease on, released by close() so no other process waits them out. */
+  private readonly held = new Set<string>()
 
   constructor(private readonly engine: Engine) {}
 
@@ -30,7 +32,9 @@ export class Leases {
   /** Try to become the one process fetching `key`. A backend fault fails open: fetch. */
   async acquire(key: string): Promise<boolean> {
     try {
-      return await this.engine.backend.leases!.acquire(key, this.owner, this.ttlMs)
+      const got = await this.engine.backend.leases!.acquire(key, this.owner, this.ttlMs)
+      if (got) this.held.add(key)
+      return got
     } catch (error) {
       this.engine.report(new BackendError(`lease of ${key} failed`, error))
       return true
@@ -53,8 +57,14 @@ export class Leases {
 
   release(key: string): void {
     const leases = this.engine.backend.leases
-    if (!leases) return
+    // Not held (any more): close() already gave it back, and the backend may be closed.
+    if (!leases || !this.held.delete(key)) return
     this.engine.track(leases.release(key, this.owner).catch((e: unknown) => this.engine.report(new BackendError(`lease release of ${key} failed`, e))))
+  }
+
+  /** Give back every lease still held; the engine calls this as it closes. */
+  releaseAll(): void {
+    for (const key of [...this.held]) this.release(key)
   }
 
   /**
