@@ -2,7 +2,7 @@
  * The package as users get it: `npm pack`, unpacked into another project's node_modules,
  * imported by name from plain Node (built JS) and type-checked from TypeScript (.d.ts).
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -54,6 +54,42 @@ it('works when imported by name from the tarball', () => {
   writeFileSync(join(consumer, 'run.mjs'), script)
   const out = execFileSync(process.execPath, ['run.mjs'], { cwd: consumer, encoding: 'utf8', timeout: 30_000 })
   expect(JSON.parse(out)).toEqual({ body: 'hi', status: 'hit', n: 1 })
+})
+
+it('works from CommonJS: require() returns the same module instance import() does', () => {
+  const script = `
+    const http = require('node:http')
+    const fetchcache = require('fetchcache')
+    const { createCachedFetch } = fetchcache
+    let n = 0
+    const server = http.createServer((q, s) => { n++; s.writeHead(200, { 'cache-control': 'max-age=60' }); s.end('hi') })
+    server.listen(0, '127.0.0.1', async () => {
+      const f = createCachedFetch({ backend: 'memory' })
+      const url = 'http://127.0.0.1:' + server.address().port + '/'
+      const a = await f(url); await a.text(); await f.cache.flush()
+      const b = await f(url)
+      const same = (await import('fetchcache')) === fetchcache
+      console.log(JSON.stringify({ body: await b.text(), status: b.headers.get('cache-status').split(';')[1].trim(), n, same }))
+      await f.cache.close(); server.close()
+    })
+  `
+  writeFileSync(join(consumer, 'run.cjs'), script)
+  const run = spawnSync(process.execPath, ['run.cjs'], { cwd: consumer, encoding: 'utf8', timeout: 30_000 })
+  expect(run.stderr).toBe('') // no ExperimentalWarning either
+  expect(JSON.parse(run.stdout)).toEqual({ body: 'hi', status: 'hit', n: 1, same: true })
+})
+
+it('require() on a Node that cannot load ES modules names the versions that can', () => {
+  // --no-experimental-require-module gives the behaviour of Node before 20.19 / 22.12.
+  writeFileSync(join(consumer, 'old.cjs'), `require('fetchcache')`)
+  const run = spawnSync(process.execPath, ['--no-experimental-require-module', 'old.cjs'], { cwd: consumer, encoding: 'utf8', timeout: 30_000 })
+  expect(run.status).toBe(1)
+  expect(run.stderr).toContain(`require('fetchcache') needs Node 20.19+ or 22.12+`)
+})
+
+it('states the Node versions it supports in engines, the ones require(esm) needs', () => {
+  const pkg = JSON.parse(readFileSync(join(consumer, 'node_modules', 'fetchcache', 'package.json'), 'utf8')) as { engines: { node: string } }
+  expect(pkg.engines.node).toBe('^20.19.0 || >=22.12.0')
 })
 
 it('uninstall leaves a fetch kept from the installed time working when Node set the dispatcher first', () => {
