@@ -6,6 +6,7 @@ import { CliError, EXIT, notFound, usage } from '../errors.js'
 import { print, printJson } from '../format.js'
 import { collect, globals } from '../options.js'
 import { withStore } from '../store.js'
+import { cacheStatusColor, out } from '../style.js'
 
 interface GetOptions {
   body?: boolean
@@ -68,6 +69,7 @@ async function get(url: string, o: GetOptions, command: Command): Promise<void> 
   const headers = requestHeaders(o.header)
   // Loaded here: undici is most of the start-up time, and only `get` needs it.
   const [{ Agent }, { fetchFor }, { engineInterceptor }] = await Promise.all([import('undici'), import('../../front/fetch.js'), import('../../front/interceptor.js')])
+  // `get` stores what it fetches, so like `import` it starts a cache that is not there yet.
   return withStore(g, async ({ cache }) => {
     const agent = new Agent()
     cache.engine.onClose(() => agent.close())
@@ -105,14 +107,15 @@ async function get(url: string, o: GetOptions, command: Command): Promise<void> 
       })
       return
     }
-    const lines = [`${res.status} ${res.statusText}`.trim()]
-    if (o.headers) for (const [name, value] of res.headers) lines.push(`${name}: ${value}`)
-    else lines.push(`cache-status: ${cacheStatus ?? '(none)'}`)
+    const statusLine = `${res.status} ${res.statusText}`.trim()
+    const lines = [res.status >= 400 ? out.red(statusLine) : statusLine]
+    if (o.headers) for (const [name, value] of res.headers) lines.push(`${name}: ${name === 'cache-status' ? cacheStatusColor(value) : value}`)
+    else lines.push(`cache-status: ${cacheStatus === null ? '(none)' : cacheStatusColor(cacheStatus)}`)
     print(lines.join('\n'))
     if (o.body) {
       process.stdout.write('\n')
       process.stdout.write(body)
       if (body.byteLength > 0 && body[body.byteLength - 1] !== 0x0a && process.stdout.isTTY) process.stdout.write('\n')
     }
-  })
+  }, true)
 }
