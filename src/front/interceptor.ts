@@ -92,7 +92,7 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
     }
     case 'revalidate':
     case 'fetch': {
-      const fwd: Forward = action.action === 'fetch' ? action.fwd : 'stale'
+      const fwd: Forward = action.fwd
       const revalidating = action.action === 'revalidate'
       // A request that insists on the origin is not folded into another one's response.
       const { cc, pragmaNoCache } = requestDirectives(prepared.headers)

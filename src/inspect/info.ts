@@ -39,7 +39,9 @@ export function cacheInfo(response: { headers: HeaderSource }): CacheInfo | unde
   const status = parseCacheStatus(get(response.headers, 'cache-status'))
   if (!status) return undefined
   const now = Date.now()
-  const revalidated = status.fwd === 'stale' && status.fwdStatus === 304
+  // A 304 to our conditional request: the stored entry was stale (fwd=stale) or the request
+  // would not use it as it was (fwd=request, RFC 9211 §2.2); either way its body was served.
+  const revalidated = (status.fwd === 'stale' || status.fwd === 'request') && status.fwdStatus === 304
   // Served from storage: a hit, a 304-revalidated entry, a stale stand-in, or a waiter served
   // from what the request it was collapsed into stored.
   const fromCache = status.hit === true || revalidated || status.collapsed === true || (status.detail?.startsWith('stale-if-error') ?? false)

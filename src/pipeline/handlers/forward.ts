@@ -81,7 +81,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
       this.written = written
       this.mode = 'cached'
       const ttl = remainingTtl(served.meta, engine.now())
-      const status = formatCacheStatus({ fwd: 'stale', fwdStatus: 304, ttl, key: served.meta.key })
+      const status = formatCacheStatus({ fwd: this.opts.fwd, fwdStatus: 304, ttl, key: served.meta.key })
       this.downstream.onResponseStart?.(controller, served.meta.status, engine.hitHeaders(served.meta, status), served.meta.statusText)
       return
     }
