@@ -99,7 +99,10 @@ async function run(engine: Engine, next: Dispatch, opts: Dispatcher.DispatchOpti
       if (collapsed !== undefined || asksForOrigin(cc, pragmaNoCache, prepared.modes)) return forward(fwd, revalidating, undefined)
       const waiting = engine.flights.join(prepared.key)
       if (waiting) {
+        // Joined while the entry was only being written: a stored response, so a hit.
+        const late = waiting.answered
         const result = await waiting.done
+        if (late && result.kind === 'stored') return run(engine, next, opts, handler, method, scope)
         return follow(engine, next, opts, forwardOpts, handler, method, scope, prepared, record, fwd, result)
       }
       let held = false

@@ -158,6 +158,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     this.chunks = []
     if (d?.action === 'store' && body) {
       // Only a body that arrived whole is stored; an aborted or failed one never reaches here.
+      if (flight) flight.answered = true
       const stored = this.engine.store(this.p, this.status, this.statusText, this.headers, body, d)
       void stored.then(() => flight?.resolve({ kind: 'stored' }))
     } else if (flight && body) {
