@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { createCachedFetch, type CachedFetch } from '../src/index.js'
+import { cacheInfo, createCachedFetch, type CachedFetch } from '../src/index.js'
 import { type Origin, reply, startOrigin } from './helpers/origin.js'
 import { tempDir } from './helpers/tmp.js'
 
@@ -41,5 +41,20 @@ describe.each(['filesystem', 'sqlite', 'memory'] as const)('%s backend', (backen
     expect(second.headers.get('cache-status')).toMatch(/^fetchcache; hit; ttl=\d+/)
     expect(origin.count('/a')).toBe(1)
     expect((await f.cache.stats()).hits).toBe(1)
+  })
+
+  it('cacheInfo() on a response that was just stored gives the entry its createdAt and expiresAt', async () => {
+    const f = cached(backend)
+    const before = Date.now()
+    const first = await f(`${origin.url}/a`)
+    await first.text()
+    await f.cache.flush()
+    const stored = cacheInfo(first)!
+    expect(stored).toMatchObject({ fromCache: false, revalidated: false })
+    expect(stored.createdAt!.getTime()).toBeGreaterThanOrEqual(before)
+    expect(stored.expiresAt!.getTime()).toBe(stored.createdAt!.getTime() + 60_000)
+    // The same times as the entry the next request is served from.
+    const hit = cacheInfo(await f(`${origin.url}/a`))!
+    expect(hit).toMatchObject({ fromCache: true, createdAt: stored.createdAt, expiresAt: stored.expiresAt, key: stored.key })
   })
 })

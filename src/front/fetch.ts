@@ -5,7 +5,7 @@
  */
 import { Agent, Dispatcher } from 'undici'
 import { Cache } from '../inspect/cache.js'
-import { formatCacheStatus } from '../rules/cache-status.js'
+import { formatCacheStatus, parseCacheStatus } from '../rules/cache-status.js'
 import { createEngine } from '../pipeline/create.js'
 import type { ReadModes } from '../rules/decide-read.js'
 import type { Engine } from '../pipeline/engine.js'
@@ -108,6 +108,15 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   return response
 }
 
+/** A response this engine just stored: cacheInfo() gives its createdAt and expiresAt. */
+function noteStored(engine: Engine, response: Response): void {
+  const status = response.headers.get('cache-status')
+  if (status === null || !status.includes('; stored')) return
+  const key = parseCacheStatus(status)?.key
+  const times = key === undefined ? undefined : engine.storedTimes(key)
+  if (times && key !== undefined) remember(response, { ...times, key }, false, false)
+}
+
 /**
  * A cached fetch over an engine; misses go to `base` with the cache dispatcher. Once the
  * engine is closed every call goes to `closed` untouched (installCache passes the fetch it
@@ -134,7 +143,9 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher, base: typeof fe
       composed.set(own, via)
     }
     const forward = () => base(input, { ...rest, dispatcher: via } as unknown as RequestInit)
-    return merged === undefined ? forward() : runInScope(merged, forward)
+    const response = await (merged === undefined ? forward() : runInScope(merged, forward))
+    noteStored(engine, response)
+    return response
   }
   return Object.assign(cachedFetch, { cache: new Cache(engine) })
 }

@@ -3,12 +3,14 @@ import { parseCacheStatus } from '../rules/cache-status.js'
 import type { CacheInfo } from '../config/types.js'
 import type { EntryMeta } from '../backends/contract.js'
 
-/** Responses the fast path served from storage, with the entry they came from. */
-const known = new WeakMap<object, { meta: EntryMeta; stale: boolean }>()
+type Times = Pick<EntryMeta, 'createdAt' | 'expiresAt' | 'key'>
+
+/** Responses the fast path served from storage (or a miss just stored), with the entry's times. */
+const known = new WeakMap<object, { meta: Times; stale: boolean; fromCache: boolean }>()
 
 /** Cheap on the hit path: the CacheInfo (two Dates) is only built if someone asks. */
-export function remember(response: object, meta: EntryMeta, stale: boolean): void {
-  known.set(response, { meta, stale })
+export function remember(response: object, meta: Times, stale: boolean, fromCache = true): void {
+  known.set(response, { meta, stale, fromCache })
 }
 
 type HeaderSource = Headers | Record<string, string | string[] | undefined>
@@ -26,9 +28,9 @@ function get(headers: HeaderSource, name: string): string | undefined {
 export function cacheInfo(response: { headers: HeaderSource }): CacheInfo | undefined {
   const mine = known.get(response)
   if (mine) {
-    const { meta, stale } = mine
+    const { meta, stale, fromCache } = mine
     return {
-      fromCache: true,
+      fromCache,
       createdAt: new Date(meta.createdAt),
       expiresAt: meta.expiresAt === null ? null : new Date(meta.expiresAt),
       isExpired: stale,

@@ -58,6 +58,8 @@ export class Engine {
   private closed = false
   private readonly closers: Array<() => unknown> = []
   private readonly keys = new Map<string, { key: string; url: string; host: string; expiry: Expiry | undefined }>()
+  /** The last store decisions by entry key, so cacheInfo() on the response just stored has its times. */
+  private readonly stored = new Map<string, { createdAt: number; expiresAt: number | null }>()
 
   constructor(
     readonly settings: Settings,
@@ -298,6 +300,17 @@ export class Engine {
     this.pending.add(promise)
     void promise.finally(() => this.pending.delete(promise))
     return promise
+  }
+
+  /** Note a store decision (bounded: only the latest few hundred are kept). */
+  noteStored(key: string, createdAt: number, expiresAt: number | null): void {
+    if (this.stored.size >= 256) this.stored.delete(this.stored.keys().next().value!)
+    this.stored.set(key, { createdAt, expiresAt })
+  }
+
+  /** The times of a response this engine decided to store, while it is among the latest. */
+  storedTimes(key: string): { createdAt: number; expiresAt: number | null } | undefined {
+    return this.stored.get(key)
   }
 
   /** Something to close with the engine (the Agent a cached fetch made for itself). */

@@ -112,6 +112,7 @@ export class ForwardHandler implements Dispatcher.DispatchHandler {
     if (flight && this.capturing) controller.ignorePause = true
     const fwdStatus = this.opts.revalidating ? statusCode : undefined
     const key = d.action === 'store' ? engine.entryKey(p, d.vary) : p.key
+    if (d.action === 'store') engine.noteStored(key, d.decidedAt, d.expiresAt)
     const cacheStatus = formatCacheStatus({ fwd: this.opts.fwd, ...(fwdStatus === undefined ? {} : { fwdStatus }), stored: d.action === 'store', key })
     const out = { ...headers, 'cache-status': appendCacheStatus(h['cache-status'], cacheStatus) }
     this.downstream.onResponseStart?.(controller, statusCode, out, statusMessage)
