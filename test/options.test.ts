@@ -34,7 +34,7 @@ describe('resolveSettings: invalid values', () => {
     ['urlsExpireAfter not an object', { urlsExpireAfter: 'example.com' }, /^urlsExpireAfter: .*got 'example.com'$/],
     ['urlsExpireAfter bad expiry', { urlsExpireAfter: { 'example.com': 'soon' } }, /^urlsExpireAfter\['example.com'\]: .*got 'soon'$/],
     ['urlsExpireAfter bad pattern', { urlsExpireAfter: [[42, 10]] }, /^urlsExpireAfter\[0\]: expected a glob string or RegExp; got 42$/],
-    ['urlsExpireAfter entry not a pair', { urlsExpireAfter: ['example.com'] }, /^urlsExpireAfter\[0\]: .*got undefined$/],
+    ['urlsExpireAfter entry not a pair', { urlsExpireAfter: ['example.com'] }, /^urlsExpireAfter\[0\]: expected a \[pattern, expiry\] pair; got 'example.com'$/],
     ['cacheControl not boolean', { cacheControl: 'yes' }, /^cacheControl: expected true or false; got 'yes'$/],
     ['allowableMethods a string', { allowableMethods: 'GET' }, /^allowableMethods: .*got 'GET'$/],
     ['allowableMethods empty name', { allowableMethods: ['GET', ''] }, /^allowableMethods: .*got \["GET",""\]$/],

@@ -1,6 +1,6 @@
 import { checkBackend } from '../backends/contract.js'
 import { ConfigError, show } from '../util/errors.js'
-import { type Expiry, parseExpiry } from './expiry.js'
+import { durationSeconds, type Expiry, parseExpiry } from './expiry.js'
 import { compilePattern } from '../util/glob.js'
 import type { Backend, CacheOptions, HeaderMap, PerRequestOptions, RequestInfoForKey } from './types.js'
 
@@ -95,11 +95,16 @@ function urlExpiries(value: unknown): Array<readonly [RegExp, Expiry]> {
           throw new ConfigError(`urlsExpireAfter: expected an object or [pattern, expiry] pairs; got ${show(value)}`)
         })()
   return pairs.map((pair, i) => {
-    const [pattern, expiry] = Array.isArray(pair) ? pair : [undefined, undefined]
+    // A third item is not a third setting: a pair that is not exactly [pattern, expiry] is a mistake.
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      throw new ConfigError(`urlsExpireAfter[${i}]: expected a [pattern, expiry] pair; got ${show(pair)}`)
+    }
+    const [pattern, expiry] = pair
     if (typeof pattern !== 'string' && !(pattern instanceof RegExp)) {
       throw new ConfigError(`urlsExpireAfter[${i}]: expected a glob string or RegExp; got ${show(pattern)}`)
     }
-    return [compilePattern(pattern), parseExpiry(expiry, `urlsExpireAfter[${show(String(pattern))}]`)] as const
+    const where = `urlsExpireAfter[${show(String(pattern))}]`
+    return [compilePattern(pattern, where), parseExpiry(expiry, where)] as const
   })
 }
 
@@ -110,13 +115,14 @@ function backendOption(value: unknown): Settings['backend'] {
   throw new ConfigError(`backend: expected 'sqlite', 'filesystem', 'memory' or a Backend instance; got ${show(value)}`)
 }
 
+/** A wait, not an expiry: seconds or a duration; the expiry constants mean nothing here. */
 function lockTimeout(value: unknown): number {
   if (value === undefined) return 10
-  const e = typeof value === 'number' || typeof value === 'string' ? parseExpiry(value, 'lockTimeout') : undefined
-  if (typeof e !== 'number' || !Number.isFinite(e)) {
-    throw new ConfigError(`lockTimeout: expected seconds or a duration like '5s'; got ${show(value)}`)
+  const seconds = typeof value === 'number' ? value : typeof value === 'string' ? durationSeconds(value) : undefined
+  if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) {
+    throw new ConfigError(`lockTimeout: expected seconds (a number, 0 or more) or a duration like '500ms', '5s' or '1m'; got ${show(value)}`)
   }
-  return e
+  return seconds
 }
 
 export function resolveSettings(options: CacheOptions = {}): Settings {
