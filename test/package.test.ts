@@ -21,7 +21,7 @@ beforeAll(() => {
   mkdirSync(join(modules, 'fetchcache'), { recursive: true })
   execFileSync('tar', ['-xzf', tarball, '-C', join(modules, 'fetchcache'), '--strip-components=1'])
   // The package's dependencies, as npm would have installed them beside it.
-  for (const dep of ['undici', 'better-sqlite3', 'http-cache-semantics', 'cacache', 'commander', 'cli-table3', 'cli-progress', 'bindings', 'file-uri-to-path', '@types', 'typescript']) {
+  for (const dep of ['undici', 'better-sqlite3', 'http-cache-semantics', 'cacache', 'commander', 'cli-table3', 'cli-progress', 'picocolors', 'bindings', 'file-uri-to-path', '@types', 'typescript']) {
     symlinkSync(join(root, 'node_modules', dep), join(modules, dep))
   }
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', type: 'module', private: true }))
