@@ -38,7 +38,7 @@ const rows: Row[] = [
   { name: '§4.2 fresh response → serve with remaining ttl', entry: {}, now: FRESH, want: { action: 'serve', stale: false, ttl: 30 } },
   { name: '§4.2 fresh response with validator is still served without contacting the origin', entry: ETAG, now: FRESH, want: { action: 'serve', stale: false, ttl: 30 } },
   { name: '§4.2 a response whose expiry is now is stale', entry: ETAG, now: EXPIRES, want: { action: 'revalidate', ttl: 0 } },
-  { name: '§4.3 expired with ETag → revalidate', entry: ETAG, now: STALE, want: { action: 'revalidate', ttl: -20 } },
+  { name: '§4.3 expired with ETag → revalidate', entry: ETAG, now: STALE, want: { action: 'revalidate', ttl: -20, fwd: 'stale' } },
   { name: '§4.3 expired with Last-Modified → revalidate', entry: LAST_MODIFIED, now: STALE, want: { action: 'revalidate', ttl: -20 } },
   { name: '§4.3 expired without validator → fetch (fwd=stale)', entry: {}, now: STALE, want: { action: 'fetch', fwd: 'stale' } },
   { name: 'NEVER_EXPIRE (expiresAt null) stays fresh forever', entry: { expiresAt: null }, now: 10 ** 13, want: { action: 'serve', stale: false, ttl: Infinity } },
@@ -52,23 +52,23 @@ const rows: Row[] = [
   { name: 'RFC 8246 stale immutable, request no-cache → revalidate', entry: { headers: { etag: '"v1"', 'cache-control': 'max-age=60, immutable' } }, cc: 'no-cache', now: STALE, want: { action: 'revalidate' } },
 
   // Request no-cache, Pragma, refresh and forceRefresh modes
-  { name: '§5.2.1.4 request no-cache on a fresh entry with validator → revalidate', entry: ETAG, cc: 'no-cache', now: FRESH, want: { action: 'revalidate', ttl: 30 } },
+  { name: '§5.2.1.4 request no-cache on a fresh entry with validator → revalidate', entry: ETAG, cc: 'no-cache', now: FRESH, want: { action: 'revalidate', ttl: 30, fwd: 'request' } },
   { name: '§5.2.1.4 request no-cache without validator → fetch (fwd=request)', entry: {}, cc: 'no-cache', now: FRESH, want: { action: 'fetch', fwd: 'request' } },
-  { name: '§5.4 Pragma: no-cache → revalidate', entry: ETAG, pragma: true, now: FRESH, want: { action: 'revalidate', ttl: 30 } },
+  { name: '§5.4 Pragma: no-cache → revalidate', entry: ETAG, pragma: true, now: FRESH, want: { action: 'revalidate', ttl: 30, fwd: 'request' } },
   { name: '§5.4 Pragma: no-cache without validator → fetch (fwd=request)', entry: {}, pragma: true, now: FRESH, want: { action: 'fetch', fwd: 'request' } },
-  { name: 'refresh mode (fetch no-cache) revalidates a fresh entry', entry: ETAG, modes: { refresh: true }, now: FRESH, want: { action: 'revalidate', ttl: 30 } },
+  { name: 'refresh mode (fetch no-cache) revalidates a fresh entry', entry: ETAG, modes: { refresh: true }, now: FRESH, want: { action: 'revalidate', ttl: 30, fwd: 'request' } },
   { name: 'refresh mode without validator → fetch (fwd=request)', entry: {}, modes: { refresh: true }, now: FRESH, want: { action: 'fetch', fwd: 'request' } },
   { name: 'forceRefresh mode (fetch reload) fetches even a fresh entry', entry: ETAG, modes: { forceRefresh: true }, now: FRESH, want: { action: 'fetch', fwd: 'request' } },
 
   // §5.2.1.1 max-age
-  { name: '§5.2.1.1 request max-age rejects an older response', entry: ETAG, cc: 'max-age=10', now: FRESH, want: { action: 'revalidate', ttl: 30 } },
+  { name: '§5.2.1.1 request max-age rejects an older response', entry: ETAG, cc: 'max-age=10', now: FRESH, want: { action: 'revalidate', ttl: 30, fwd: 'request' } },
   { name: '§5.2.1.1 request max-age accepts a response exactly that old', entry: {}, cc: 'max-age=30', now: FRESH, want: { action: 'serve', stale: false, ttl: 30 } },
   { name: '§5.2.1.1 request max-age counts the Age it arrived with (§4.2.3)', entry: { ...ETAG, initialAge: 25 }, cc: 'max-age=50', now: FRESH, want: { action: 'revalidate', ttl: 30 } },
-  { name: '§5.2.1.1 request max-age=0 without validator → fetch', entry: {}, cc: 'max-age=0', now: FRESH, want: { action: 'fetch', fwd: 'stale' } },
+  { name: '§5.2.1.1 request max-age=0 without validator → fetch (RFC 9211 §2.2 fwd=request: fresh, but the request refused it)', entry: {}, cc: 'max-age=0', now: FRESH, want: { action: 'fetch', fwd: 'request' } },
   { name: '§5.2.1.1 request max-age applies to NEVER_EXPIRE entries', entry: { ...ETAG, expiresAt: null }, cc: 'max-age=10', now: FRESH, want: { action: 'revalidate', ttl: Infinity } },
 
   // §5.2.1.3 min-fresh
-  { name: '§5.2.1.3 min-fresh rejects a response fresh for less', entry: ETAG, cc: 'min-fresh=40', now: FRESH, want: { action: 'revalidate', ttl: 30 } },
+  { name: '§5.2.1.3 min-fresh rejects a response fresh for less', entry: ETAG, cc: 'min-fresh=40', now: FRESH, want: { action: 'revalidate', ttl: 30, fwd: 'request' } },
   { name: '§5.2.1.3 min-fresh accepts a response fresh for exactly that long', entry: {}, cc: 'min-fresh=30', now: FRESH, want: { action: 'serve', stale: false, ttl: 30 } },
 
   // §5.2.1.2 max-stale

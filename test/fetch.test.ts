@@ -102,7 +102,8 @@ describe('createCachedFetch', () => {
     await f.cache.flush()
     const res = await f(`${origin.url}/etag`, { refresh: true })
     expect(await res.text()).toBe('etag body')
-    expect(res.headers.get('cache-status')).toMatch(/fwd=stale; fwd-status=304/)
+    // RFC 9211 §2.2: a fresh entry the request would not use is fwd=request, not fwd=stale.
+    expect(res.headers.get('cache-status')).toMatch(/fwd=request; fwd-status=304/)
     expect(origin.seen.at(-1)?.headers['if-none-match']).toBe('"e1"')
     expect(cacheInfo(res)).toMatchObject({ fromCache: true, revalidated: true })
   })

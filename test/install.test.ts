@@ -66,6 +66,45 @@ describe('installCache', () => {
     expect(origin.count('/a')).toBe(2)
   })
 
+  it('a fetch and a dispatcher kept while installed keep working after uninstall, uncached', async () => {
+    installCache({ name: join(tmp.dir, 'kept') })
+    // What a client built while installed holds on to (an OpenAI or Octokit client keeps fetch).
+    const keptFetch = globalThis.fetch
+    const keptDispatcher = getGlobalDispatcher()
+    expect(await get('/a')).toBe('A fwd=uri-miss')
+    await uninstallCache()
+    const res = await keptFetch(`${origin.url}/a`)
+    expect(await res.text()).toBe('A')
+    expect(res.headers.get('cache-status')).toBeNull()
+    const raw = await request(`${origin.url}/a`, { dispatcher: keptDispatcher })
+    expect(await raw.body.text()).toBe('A')
+    expect(raw.headers['cache-status']).toBeUndefined()
+    expect(origin.count('/a')).toBe(3)
+  })
+
+  it('a response arriving after uninstall does not claim to be stored', async () => {
+    const errors: unknown[] = []
+    installCache({ name: join(tmp.dir, 'late'), onError: (e) => errors.push(e) })
+    let release!: () => void
+    const gate = new Promise<void>((r) => (release = r))
+    let arrived!: () => void
+    const reached = new Promise<void>((r) => (arrived = r))
+    origin.route('/slow', async (_req, res) => {
+      arrived()
+      await gate
+      res.writeHead(200, { 'cache-control': 'max-age=60' })
+      res.end('slow')
+    })
+    const pending = fetch(`${origin.url}/slow`)
+    await reached
+    await uninstallCache()
+    release()
+    const res = await pending
+    expect(await res.text()).toBe('slow')
+    expect(res.headers.get('cache-status')).not.toMatch(/stored/)
+    expect(errors).toEqual([])
+  })
+
   it('a second install replaces the first instead of stacking', async () => {
     const fetchBefore = globalThis.fetch
     const dispatcherBefore = getGlobalDispatcher()

@@ -50,7 +50,7 @@ describe('options', () => {
 
   it('rejects memcached options given to another backend, and a bad backend name', () => {
     expect(() => createCachedFetch({ backend: 'sqlite', memcached: '127.0.0.1:11211' })).toThrow(/memcached: only read with backend: 'memcached'/)
-    expect(() => createCachedFetch({ backend: 'memcache' as 'memcached' })).toThrow(/backend: expected 'sqlite', 'filesystem', 'memory', 'memcached' or a Backend instance; got 'memcache'/)
+    expect(() => createCachedFetch({ backend: 'memcache' as 'memcached' })).toThrow(/backend: expected 'sqlite', 'filesystem', 'memory', 'memcached', 'redis' or a Backend instance; got 'memcache'/)
   })
 })
 

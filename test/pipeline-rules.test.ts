@@ -120,6 +120,6 @@ describe('fast path reach', () => {
   ])('may serve %s', (_name, status, expected) => {
     expect(fastPathMayServe({ action: 'serve', reason: '', stale: false, ttl: 1 }, status, false)).toBe(expected)
     expect(fastPathMayServe({ action: 'serve', reason: '', stale: false, ttl: 1 }, status, true)).toBe(false)
-    expect(fastPathMayServe({ action: 'revalidate', reason: '', ttl: 0 }, status, false)).toBe(false)
+    expect(fastPathMayServe({ action: 'revalidate', reason: '', ttl: 0, fwd: 'stale' }, status, false)).toBe(false)
   })
 })

@@ -331,9 +331,12 @@ describe('request directives', () => {
     await get('/r')
     at(5)
     const r = await get('/r', { 'cache-control': 'no-cache' })
-    expect([r.body, r.cs]).toEqual(['r body', expect.stringContaining('fwd-status=304')])
-    await get('/r', { pragma: 'no-cache' })
-    expect(conditional('/r').map((c) => c.inm)).toEqual([undefined, '"r"', '"r"'])
+    // RFC 9211 §2.2: the stored response was fresh; the request would not have it: fwd=request.
+    expect([r.body, r.cs]).toEqual(['r body', expect.stringContaining('fwd=request; fwd-status=304')])
+    expect((await get('/r', { pragma: 'no-cache' })).cs).toContain('fwd=request; fwd-status=304')
+    at(6)
+    expect((await get('/r', { 'cache-control': 'max-age=0' })).cs).toContain('fwd=request; fwd-status=304')
+    expect(conditional('/r').map((c) => c.inm)).toEqual([undefined, '"r"', '"r"', '"r"'])
   })
 
   it('max-age=0 refuses a stored response with any age; a larger max-age accepts it', async () => {

@@ -15,6 +15,7 @@ import * as stats from './commands/stats.js'
 import * as vacuum from './commands/vacuum.js'
 import { CliError, EXIT, EXIT_CODES_HELP, type ExitCode } from './errors.js'
 import { addStoreOptions } from './options.js'
+import { err } from './style.js'
 
 export function buildProgram(): Command {
   const program = new Command('fetchcache')
@@ -57,12 +58,12 @@ export async function run(argv: readonly string[]): Promise<ExitCode> {
       return error.exitCode === 0 ? EXIT.OK : EXIT.USAGE
     }
     if (error instanceof CliError) {
-      process.stderr.write(`error: ${message(error)}\n`)
+      process.stderr.write(`${err.red('error:')} ${message(error)}\n`)
       return error.code
     }
     // Bad option values and unreadable HAR files are the caller's input; anything else is a failure.
     const input = error instanceof FetchCacheError && ['ERR_FETCHCACHE_CONFIG', 'ERR_FETCHCACHE_HAR', 'ERR_FETCHCACHE_UNSUPPORTED'].includes(error.code)
-    process.stderr.write(`error: ${message(error)}\n`)
+    process.stderr.write(`${err.red('error:')} ${message(error)}\n`)
     if (process.env.FETCHCACHE_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`)
     return input ? EXIT.USAGE : EXIT.FAILED
   }

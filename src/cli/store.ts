@@ -2,7 +2,7 @@
  * `--cache PATH` and `--backend` → an open Cache. SQLite: the file, with or without its
  * `.sqlite` extension. Filesystem: the folder. Without `--backend`, a folder is read as a
  * filesystem cache and anything else as SQLite. A store that is not there is an error (exit 2),
- * never a new empty cache — except for `import`, which may create one.
+ * never a new empty cache — except for `import` and `get`, which write to it and create it.
  */
 import { statSync } from 'node:fs'
 import type { Cache } from '../inspect/cache.js'
@@ -76,7 +76,7 @@ function redisStore(args: StoreArgs): Target {
   return { path: shown, backend: 'redis', options: { backend: 'redis', redis: { url, namespace } } }
 }
 
-/** Open the store; `create` lets a missing one be made (import). */
+/** Open the store; `create` lets a missing one be made (import, get). */
 export async function openStore(args: StoreArgs, create = false): Promise<Store> {
   const target = resolveStore(args)
   // The library (SQLite, cacache) is loaded only by commands that open a store: --help and

@@ -25,6 +25,12 @@ export type Expiry = number | Date | typeof DO_NOT_CACHE
 const UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400, w: 604800 }
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/
 
+/** '5m' → 300; undefined for anything that is not a number with a unit. */
+export function durationSeconds(value: string): number | undefined {
+  const m = DURATION.exec(value.trim())
+  return m ? Number(m[1]) * UNITS[m[2]!]! : undefined
+}
+
 export function parseExpiry(value: unknown, option: string): Expiry {
   if (value === NEVER_EXPIRE) return Infinity
   if (value === EXPIRE_IMMEDIATELY) return 0
@@ -34,8 +40,8 @@ export function parseExpiry(value: unknown, option: string): Expiry {
     return value === -1 ? Infinity : value
   }
   if (typeof value === 'string') {
-    const m = DURATION.exec(value.trim())
-    if (m) return Number(m[1]) * UNITS[m[2]!]!
+    const seconds = durationSeconds(value)
+    if (seconds !== undefined) return seconds
   }
   if (value instanceof Date && !Number.isNaN(value.getTime())) return value
   throw new ConfigError(

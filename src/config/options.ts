@@ -99,11 +99,16 @@ function urlExpiries(value: unknown): Array<readonly [RegExp, Expiry]> {
           throw new ConfigError(`urlsExpireAfter: expected an object or [pattern, expiry] pairs; got ${show(value)}`)
         })()
   return pairs.map((pair, i) => {
-    const [pattern, expiry] = Array.isArray(pair) ? pair : [undefined, undefined]
+    // A third item is not a third setting: a pair that is not exactly [pattern, expiry] is a mistake.
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      throw new ConfigError(`urlsExpireAfter[${i}]: expected a [pattern, expiry] pair; got ${show(pair)}`)
+    }
+    const [pattern, expiry] = pair
     if (typeof pattern !== 'string' && !(pattern instanceof RegExp)) {
       throw new ConfigError(`urlsExpireAfter[${i}]: expected a glob string or RegExp; got ${show(pattern)}`)
     }
-    return [compilePattern(pattern), parseExpiry(expiry, `urlsExpireAfter[${show(String(pattern))}]`)] as const
+    const where = `urlsExpireAfter[${show(String(pattern))}]`
+    return [compilePattern(pattern, where), parseExpiry(expiry, where)] as const
   })
 }
 

@@ -5,7 +5,7 @@
  */
 import type { Dispatcher } from 'undici'
 import { Cache } from '../inspect/cache.js'
-import { formatCacheStatus } from '../rules/cache-status.js'
+import { formatCacheStatus, parseCacheStatus } from '../rules/cache-status.js'
 import { createEngine } from '../pipeline/create.js'
 import type { ReadModes } from '../rules/decide-read.js'
 import { fastPathMayServe, fastPathMayTry } from '../rules/fast-path.js'
@@ -111,17 +111,31 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   return response
 }
 
+/** A response this engine just stored: cacheInfo() gives its createdAt and expiresAt. */
+function noteStored(engine: Engine, response: Response): void {
+  const status = response.headers.get('cache-status')
+  if (status === null || !status.includes('; stored')) return
+  const key = parseCacheStatus(status)?.key
+  const times = key === undefined ? undefined : engine.storedTimes(key)
+  if (times && key !== undefined) remember(response, { ...times, key }, false, false)
+}
+
 /**
  * A cached fetch over an engine; misses go to `base` with the cache dispatcher. The dispatcher
  * may be given as a function that makes it on the first miss: undici is then loaded only then,
- * and a process whose first requests are hits never waits for it (front/undici.ts).
+ * and a process whose first requests are hits never waits for it (front/undici.ts). Once the
+ * engine is closed every call goes to `closed` untouched (installCache passes the fetch it
+ * replaced, so a kept reference behaves as if fetchcache had never been there).
  */
-export function fetchFor(engine: Engine, dispatcher: Dispatcher | (() => Dispatcher), base: typeof fetch = nativeFetch): CachedFetch {
+export function fetchFor(engine: Engine, dispatcher: Dispatcher | (() => Dispatcher), base: typeof fetch = nativeFetch, closed: typeof fetch = base): CachedFetch {
   const composed = new WeakMap<object, Dispatcher>()
   let made: Dispatcher | undefined
   // Node's fetch speaks old-style handlers to its dispatcher (legacy-handler.ts).
   const viaCache = (): Dispatcher => (made ??= withLegacyHandlers(typeof dispatcher === 'function' ? dispatcher() : dispatcher))
   const cachedFetch = async (input: string | URL | Request, init?: CachedRequestInit): Promise<Response> => {
+    // Closed (uninstalled, or cache.close()): a fetch someone kept goes on working, uncached,
+    // with whatever dispatcher the caller or the process has now.
+    if (engine.isClosed) return closed(input, init === undefined ? undefined : splitInit(input, init).rest)
     const { scope, rest } = splitInit(input, init)
     const outer = currentScope()
     const merged = outer === undefined && isEmpty(scope) ? undefined : mergeScopes(outer, scope)
@@ -137,7 +151,9 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher | (() => Dispatc
       composed.set(own, via)
     } else via = viaCache()
     const forward = () => base(input, { ...rest, dispatcher: via } as unknown as RequestInit)
-    return merged === undefined ? forward() : runInScope(merged, forward)
+    const response = await (merged === undefined ? forward() : runInScope(merged, forward))
+    noteStored(engine, response)
+    return response
   }
   return Object.assign(cachedFetch, { cache: new Cache(engine) })
 }

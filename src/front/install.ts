@@ -33,16 +33,21 @@ export function installCache(options: CacheOptions = {}): Cache {
   const current = getGlobalDispatcher()
   // Compose onto the dispatcher in place when it is one of ours (undici 7), so a user's
   // ProxyAgent or mock keeps working; another copy of undici gets a fresh Agent.
-  const dispatcher = cachedDispatcher(engine, current instanceof Dispatcher ? current : undefined)
+  // Compose onto the dispatcher in place when it is one of ours (undici 7), so a user's
+  // ProxyAgent or mock keeps working; another copy of undici gets a fresh Agent, kept open.
+  const dispatcher = cachedDispatcher(engine, current instanceof Dispatcher ? current : undefined, true)
   setGlobalDispatcher(dispatcher)
   const previousFetch = globalThis.fetch
-  const cachedFetch = fetchFor(engine, dispatcher, nativeFetch)
+  const cachedFetch = fetchFor(engine, dispatcher, nativeFetch, previousFetch)
   globalThis.fetch = cachedFetch as typeof fetch
   installed = { cache: cachedFetch.cache, previous, previousFetch }
   return cachedFetch.cache
 }
 
-/** Put back exactly the fetch and global dispatcher that were there; closes the cache. */
+/**
+ * Put back exactly the fetch and global dispatcher that were there; closes the cache. A fetch
+ * or dispatcher kept from the installed time keeps working, uncached.
+ */
 export async function uninstallCache(): Promise<void> {
   const state = installed
   if (!state) return

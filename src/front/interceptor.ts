@@ -37,14 +37,17 @@ export function engineInterceptor(engine: Engine): Dispatcher.DispatcherComposeI
 }
 
 /**
- * The cache composed onto `base`, or onto an Agent of its own that closes with the engine
- * (createCachedFetch and the CLI's `get` have no dispatcher of their own).
+ * The cache composed onto `base`, or onto an Agent of its own (createCachedFetch and
+ * installCache over another copy of undici have no dispatcher to compose onto). That Agent
+ * closes with the engine unless `keepOpen`: installCache's must outlive it, since a client
+ * built while installed may hold it after uninstall (a closed Agent fails every call with
+ * UND_ERR_DESTROYED; an idle one holds nothing open, undici unrefs idle sockets).
  */
-export function cachedDispatcher(engine: Engine, base?: Dispatcher): Dispatcher {
+export function cachedDispatcher(engine: Engine, base?: Dispatcher, keepOpen = false): Dispatcher {
   let via = base
   if (via === undefined) {
     const agent = new (undici().Agent)()
-    engine.onClose(() => agent.close())
+    if (!keepOpen) engine.onClose(() => agent.close())
     via = agent
   }
   return via.compose(engineInterceptor(engine))
@@ -53,7 +56,8 @@ export function cachedDispatcher(engine: Engine, base?: Dispatcher): Dispatcher 
 function intercept(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
   const scope = currentScope()
   const method = (opts.method ?? 'GET').toUpperCase()
-  if (scope?.disabled || opts.upgrade || method === 'CONNECT') return next(opts, handler)
+  // A closed cache (uninstalled, or cache.close()) passes everything through untouched.
+  if (scope?.disabled || engine.isClosed || opts.upgrade || method === 'CONNECT') return next(opts, handler)
   if (usableOrigin(opts.origin) === undefined) {
     // A Client or Pool with a path-only request: the origin is the dispatcher's (see dispatcher-origin.ts).
     let known = learnedOrigin(next)

@@ -3,12 +3,14 @@ import { parseCacheStatus } from '../rules/cache-status.js'
 import type { CacheInfo } from '../config/types.js'
 import type { EntryMeta } from '../backends/contract.js'
 
-/** Responses the fast path served from storage, with the entry they came from. */
-const known = new WeakMap<object, { meta: EntryMeta; stale: boolean }>()
+type Times = Pick<EntryMeta, 'createdAt' | 'expiresAt' | 'key'>
+
+/** Responses the fast path served from storage (or a miss just stored), with the entry's times. */
+const known = new WeakMap<object, { meta: Times; stale: boolean; fromCache: boolean }>()
 
 /** Cheap on the hit path: the CacheInfo (two Dates) is only built if someone asks. */
-export function remember(response: object, meta: EntryMeta, stale: boolean): void {
-  known.set(response, { meta, stale })
+export function remember(response: object, meta: Times, stale: boolean, fromCache = true): void {
+  known.set(response, { meta, stale, fromCache })
 }
 
 type HeaderSource = Headers | Record<string, string | string[] | undefined>
@@ -26,9 +28,9 @@ function get(headers: HeaderSource, name: string): string | undefined {
 export function cacheInfo(response: { headers: HeaderSource }): CacheInfo | undefined {
   const mine = known.get(response)
   if (mine) {
-    const { meta, stale } = mine
+    const { meta, stale, fromCache } = mine
     return {
-      fromCache: true,
+      fromCache,
       createdAt: new Date(meta.createdAt),
       expiresAt: meta.expiresAt === null ? null : new Date(meta.expiresAt),
       isExpired: stale,
@@ -39,7 +41,9 @@ export function cacheInfo(response: { headers: HeaderSource }): CacheInfo | unde
   const status = parseCacheStatus(get(response.headers, 'cache-status'))
   if (!status) return undefined
   const now = Date.now()
-  const revalidated = status.fwd === 'stale' && status.fwdStatus === 304
+  // A 304 to our conditional request: the stored entry was stale (fwd=stale) or the request
+  // would not use it as it was (fwd=request, RFC 9211 §2.2); either way its body was served.
+  const revalidated = (status.fwd === 'stale' || status.fwd === 'request') && status.fwdStatus === 304
   // Served from storage: a hit, a 304-revalidated entry, a stale stand-in, or a waiter served
   // from what the request it was collapsed into stored.
   const fromCache = status.hit === true || revalidated || status.collapsed === true || (status.detail?.startsWith('stale-if-error') ?? false)

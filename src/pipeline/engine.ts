@@ -10,9 +10,10 @@ import { Memo } from '../util/memo.js'
 import type { Settings } from '../config/options.js'
 import type { Backend } from '../backends/contract.js'
 import { Coordinator } from './coordinate/coordinator.js'
-import type { Keyed } from './prepare/prepare.js'
+import type { Keyed, Prepared } from './prepare/prepare.js'
 import { EngineStats } from './stats.js'
-import { Writer } from './store.js'
+import { type Decided, entryKey, writeDecision, Writer } from './store.js'
+import type { HeaderMap } from '../backends/contract.js'
 
 export class Engine {
   readonly stats = new EngineStats()
@@ -22,6 +23,8 @@ export class Engine {
   readonly coordinator: Coordinator
   /** Keys by request (prepare/prepare.ts): hashing and URL normalisation run once per URL. */
   readonly keys = new Memo<string, Keyed>(4096)
+  /** The latest store decisions by entry key, so cacheInfo() on the response just stored has its times. */
+  private readonly stored = new Memo<string, { createdAt: number; expiresAt: number | null }>(256)
   private readonly pending = new Set<Promise<unknown>>()
   private readonly closers: Array<() => unknown> = []
   private closed = false
@@ -38,6 +41,24 @@ export class Engine {
 
   now(): number {
     return Date.now()
+  }
+
+  /** Closed: a fetch or dispatcher someone kept passes straight through, uncached. */
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  /** decideWrite for this request now; a response that arrives after close() is never written, so never `stored`. */
+  decide(p: Prepared, status: number, headers: HeaderMap): Decided {
+    if (this.closed) return { action: 'skip', reason: 'cache closed' }
+    const d = writeDecision(this.settings, p, status, headers, this.now())
+    if (d.action === 'store') this.stored.set(entryKey(p, d.vary), { createdAt: d.decidedAt, expiresAt: d.expiresAt })
+    return d
+  }
+
+  /** The times of a response this engine decided to store, while it is among the latest. */
+  storedTimes(key: string): { createdAt: number; expiresAt: number | null } | undefined {
+    return this.stored.get(key)
   }
 
   /** A cache fault: counted, logged, told to onError; never thrown at a caller. */
@@ -71,6 +92,10 @@ export class Engine {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.flush()
+    // Requests still under way write nothing now (decide), so their leases can go: no other
+    // process waits them out.
+    this.coordinator.releaseAll()
     await this.flush()
     for (const close of this.closers) await close()
     if (this.ownsBackend) await this.backend.close()

@@ -85,7 +85,8 @@ export async function send(engine: Engine, next: Dispatcher.Dispatch, opts: Disp
 /** 4 and 5: decide who fetches, then forward. */
 async function miss(route: Route, action: Extract<ReadAction, { action: 'revalidate' | 'fetch' }>, record: CacheRecord | undefined, scope: Scope | undefined, collapsed: Forward | undefined): Promise<void> {
   const { engine, p } = route
-  const fwd: Forward = action.action === 'fetch' ? action.fwd : 'stale'
+  // RFC 9211 §2.2: `request` when the request would not take a fresh stored response, else why it was not one.
+  const fwd: Forward = action.fwd
   const revalidating = action.action === 'revalidate'
   // A request that insists on the origin is not folded into another one's response, and one
   // that already waited once goes alone.
@@ -94,6 +95,8 @@ async function miss(route: Route, action: Extract<ReadAction, { action: 'revalid
   // 4. decide
   const turn = await engine.coordinator.turn(p, record?.meta.createdAt)
   if (turn.role === 'stored') return send(engine, route.next, route.opts, route.handler, p.method, scope, fwd)
+  // Joined while the entry was only being written: a stored response, so a hit.
+  if (turn.role === 'follow' && turn.late && turn.result.kind === 'stored') return send(engine, route.next, route.opts, route.handler, p.method, scope)
   if (turn.role === 'follow') return follow(route, record, scope, fwd, turn.result)
   // 5. forward
   try {

@@ -35,7 +35,7 @@ export interface ReadInput {
 export type ReadAction =
   | { action: 'serve'; reason: string; stale: boolean; ttl: number }
   | { action: 'serve-and-refresh'; reason: string; ttl: number }
-  | { action: 'revalidate'; reason: string; ttl: number }
+  | { action: 'revalidate'; reason: string; ttl: number; fwd: 'request' | 'stale' }
   | { action: 'fetch'; reason: string; fwd: 'uri-miss' | 'vary-miss' | 'request' | 'stale' }
   | { action: 'gateway-timeout'; reason: string }
 
@@ -73,11 +73,14 @@ export function decideRead({ entry, cc, pragmaNoCache, modes, now }: ReadInput):
   if (wantsOrigin && onlyIfCachedDirective) return { action: 'gateway-timeout', reason: 'only-if-cached, but the request needs the origin' }
   if (modes.forceRefresh) return { action: 'fetch', reason: 'forceRefresh', fwd: 'request' }
   const validator = hasValidator(entry.headers)
+  // RFC 9211 §2.2 fwd: `request` when the stored response was fresh but the request did not
+  // allow its use (no-cache, max-age, min-fresh, a refresh), `stale` when it was stale.
+  const fwd = ttl > 0 ? 'request' : 'stale'
   // RFC 9111 §5.2.1.4 request no-cache and §5.4 Pragma: no-cache: validate before use.
   if (wantsOrigin) {
     return validator
-      ? { action: 'revalidate', reason: 'request asks to revalidate', ttl }
-      : { action: 'fetch', reason: 'request asks to revalidate; no validator', fwd: 'request' }
+      ? { action: 'revalidate', reason: 'request asks to revalidate', ttl, fwd }
+      : { action: 'fetch', reason: 'request asks to revalidate; no validator', fwd }
   }
   let fresh = ttl > 0
   let why = 'fresh'
@@ -111,8 +114,8 @@ export function decideRead({ entry, cc, pragmaNoCache, modes, now }: ReadInput):
     return { action: 'serve-and-refresh', reason: `${why}; within stale-while-revalidate`, ttl }
   }
   // §4.3: a stale response with a validator is revalidated; without one it is fetched anew.
-  if (validator) return { action: 'revalidate', reason: why, ttl }
-  return { action: 'fetch', reason: `${why}; no validator`, fwd: 'stale' }
+  if (validator) return { action: 'revalidate', reason: why, ttl, fwd }
+  return { action: 'fetch', reason: `${why}; no validator`, fwd }
 }
 
 function isImmutable(entry: EntryMeta): boolean {

@@ -1,5 +1,6 @@
 /** `fetchcache export --har FILE`: the cache (or part of it) as a HAR 1.2 file. */
-import { renameSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname } from 'node:path'
 import type { Command } from 'commander'
 import { print, printJson } from '../format.js'
 import { addFilterOptions, type FilterOptions, globals, toFilter } from '../options.js'
@@ -46,16 +47,24 @@ Examples:
           return
         }
         // Written beside the target and renamed into place: a failed export leaves no half file.
+        // Missing folders are made, as for any output file the user names.
         const tmp = `${o.har}.${process.pid}.tmp`
         try {
+          mkdirSync(dirname(o.har), { recursive: true })
           writeFileSync(tmp, text)
           renameSync(tmp, o.har)
         } catch (error) {
           rmSync(tmp, { force: true })
-          throw new CliError(`cannot write ${o.har}: ${(error as Error).message}`, EXIT.FAILED)
+          throw new CliError(`cannot write ${o.har}: ${reason(error)}`, EXIT.FAILED)
         }
         if (g.json) return printJson({ exported, file: o.har })
         print(`exported ${exported} ${exported === 1 ? 'entry' : 'entries'} to ${o.har}`)
       })
     })
+}
+
+/** "EACCES: permission denied" without the path: Node names the temporary file, the user gave another. */
+function reason(error: unknown): string {
+  const e = error as NodeJS.ErrnoException
+  return e.code && typeof e.message === 'string' ? e.message.replace(/, \w+ '[^']*'(?: -> '[^']*')?$/, '') : String(error)
 }

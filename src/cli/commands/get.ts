@@ -7,6 +7,7 @@ import { print, printJson } from '../format.js'
 import { collect, globals } from '../options.js'
 import { withStore } from '../store.js'
 import type { CachedFetch } from '../../front/fetch.js'
+import { cacheStatusColor, out } from '../style.js'
 
 interface GetOptions {
   body?: boolean
@@ -69,8 +70,8 @@ async function get(url: string, o: GetOptions, command: Command): Promise<void> 
   const headers = requestHeaders(o.header)
   // Loaded here: undici is most of the start-up time, and only `get` needs it.
   const { createCachedFetch } = await import('../../front/fetch.js')
-  // The store is opened first (it must exist, as for every command but import); the fetch is
-  // the library's own cached fetch on the same store, closed before the store is.
+  // `get` stores what it fetches, so like `import` it starts a cache that is not there yet; the
+  // fetch is the library's own cached fetch on the same store, closed before the store is.
   return withStore(g, async ({ options }) => {
     const cachedFetch = createCachedFetch(options)
     try {
@@ -78,7 +79,7 @@ async function get(url: string, o: GetOptions, command: Command): Promise<void> 
     } finally {
       await cachedFetch.cache.close()
     }
-  })
+  }, true)
 }
 
 async function fetchAndPrint(cachedFetch: CachedFetch, parsed: URL, method: string, headers: Record<string, string>, o: GetOptions, json: boolean): Promise<void> {
@@ -115,9 +116,10 @@ async function fetchAndPrint(cachedFetch: CachedFetch, parsed: URL, method: stri
     })
     return
   }
-  const lines = [`${res.status} ${res.statusText}`.trim()]
-  if (o.headers) for (const [name, value] of res.headers) lines.push(`${name}: ${value}`)
-  else lines.push(`cache-status: ${cacheStatus ?? '(none)'}`)
+  const statusLine = `${res.status} ${res.statusText}`.trim()
+  const lines = [res.status >= 400 ? out.red(statusLine) : statusLine]
+  if (o.headers) for (const [name, value] of res.headers) lines.push(`${name}: ${name === 'cache-status' ? cacheStatusColor(value) : value}`)
+  else lines.push(`cache-status: ${cacheStatus === null ? '(none)' : cacheStatusColor(cacheStatus)}`)
   print(lines.join('\n'))
   if (o.body) {
     process.stdout.write('\n')

@@ -12,8 +12,11 @@ import { Leases, type Want } from './leases.js'
 export type Turn =
   /** Fetch it: this request leads the flight (and holds the lease, if any, until it settles). */
   | { role: 'lead'; flight: Flight }
-  /** Another request in this process fetched it: here is what it left. */
-  | { role: 'follow'; result: FlightResult }
+  /**
+   * Another request in this process fetched it: here is what it left. `late`: it joined once
+   * the response had arrived whole and only its write was pending, so it waited on no origin.
+   */
+  | { role: 'follow'; result: FlightResult; late: boolean }
   /** Another process stored it while we waited: look it up again. */
   | { role: 'stored' }
 
@@ -38,7 +41,10 @@ export class Coordinator {
    */
   async turn(w: Want, seenCreatedAt: number | undefined): Promise<Turn> {
     const waiting = this.flights.join(w.key)
-    if (waiting) return { role: 'follow', result: await boundedWait(waiting.done, this.lockTimeoutMs) }
+    if (waiting) {
+      const late = waiting.answered
+      return { role: 'follow', result: await boundedWait(waiting.done, this.lockTimeoutMs), late }
+    }
     let held = false
     const flight = this.flights.lead(w.key, () => {
       if (held) this.leases!.release(w.key)
@@ -57,6 +63,11 @@ export class Coordinator {
       flight.resolve({ kind: 'pass' })
       throw error
     }
+  }
+
+  /** Give back every lease still held (the engine is closing). */
+  releaseAll(): void {
+    this.leases?.releaseAll()
   }
 
   /**

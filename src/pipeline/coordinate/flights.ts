@@ -19,6 +19,11 @@ export type FlightResult =
 export class Flight {
   readonly done: Promise<FlightResult>
   waiters = 0
+  /**
+   * The origin's response has arrived whole and only the store's write is pending. A request
+   * that joins now did not wait on the origin: once the write lands it is served a hit.
+   */
+  answered = false
   private settle!: (result: FlightResult) => void
   private settled = false
 

@@ -24,6 +24,8 @@ export interface Want {
 export class Leases {
   /** Who holds a lease: this process and this engine. */
   readonly owner = `${process.pid}:${randomUUID()}`
+  /** Keys this engine holds a lease on, released by close() so no other process waits them out. */
+  private readonly held = new Set<string>()
 
   constructor(
     private readonly backend: Pick<Backend, 'get'>,
@@ -35,7 +37,9 @@ export class Leases {
   /** Try to become the one process fetching `key`. A backend fault fails open: fetch. */
   async acquire(key: string): Promise<boolean> {
     try {
-      return await this.leases.acquire(key, this.owner, this.ttlMs)
+      const got = await this.leases.acquire(key, this.owner, this.ttlMs)
+      if (got) this.held.add(key)
+      return got
     } catch (error) {
       this.port.report(new BackendError(`lease of ${key} failed`, error))
       return true
@@ -56,7 +60,14 @@ export class Leases {
   }
 
   release(key: string): void {
+    // Not held (any more): close() already gave it back, and the backend may be closed.
+    if (!this.held.delete(key)) return
     this.port.track(this.leases.release(key, this.owner).catch((e: unknown) => this.port.report(new BackendError(`lease release of ${key} failed`, e))))
+  }
+
+  /** Give back every lease still held; the engine calls this as it closes. */
+  releaseAll(): void {
+    for (const key of [...this.held]) this.release(key)
   }
 
   /**

@@ -10,7 +10,7 @@ import type { HeaderMap } from '../../backends/contract.js'
 import type { Flight } from '../coordinate/flights.js'
 import type { Engine } from '../engine.js'
 import type { Prepared } from '../prepare/prepare.js'
-import { type Decided, entryKey, writeDecision } from '../store.js'
+import { type Decided, entryKey } from '../store.js'
 import { LocalController } from '../respond/local-controller.js'
 import type { CallerController } from './caller-controller.js'
 import type { Step } from './step.js'
@@ -53,7 +53,7 @@ export class CaptureStep implements Step {
     this.status = statusCode
     this.statusText = statusMessage ?? ''
     this.headers = h
-    const d = writeDecision(engine.settings, p, statusCode, h, engine.now())
+    const d = engine.decide(p, statusCode, h)
     this.decision = d
     // Capture for the store, or for callers already waiting on this flight even if it is not
     // storable (later joiners of an unstorable, uncaptured response fetch for themselves).
@@ -90,6 +90,7 @@ export class CaptureStep implements Step {
     this.chunks = []
     if (d?.action === 'store' && body) {
       // Only a body that arrived whole is stored; an aborted or failed one never reaches here.
+      if (flight) flight.answered = true
       const stored = this.engine.writer.store(this.p, { status: this.status, statusText: this.statusText, headers: this.headers, body }, d)
       void stored.then((written) => flight?.resolve(written ? { kind: 'stored' } : { kind: 'pass' }))
     } else if (flight && body) {

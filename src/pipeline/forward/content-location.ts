@@ -11,7 +11,6 @@ import { headerValue } from '../../rules/cache-control.js'
 import { postAnswersGet } from '../../rules/decide-write.js'
 import type { Engine } from '../engine.js'
 import type { Prepared } from '../prepare/prepare.js'
-import { writeDecision } from '../store.js'
 import type { HeaderMap } from '../../backends/contract.js'
 
 export class ContentLocationHandler implements Dispatcher.DispatchHandler {
@@ -57,7 +56,7 @@ export class ContentLocationHandler implements Dispatcher.DispatchHandler {
       // A body shorter than announced is not the response; never store it.
     } else if (c) {
       const { engine } = this
-      const d = writeDecision(engine.settings, this.get, c.status, c.headers, engine.now())
+      const d = engine.decide(this.get, c.status, c.headers)
       if (d.action === 'store') void engine.writer.store(this.get, { status: c.status, statusText: c.statusText, headers: c.headers, body: Buffer.concat(c.chunks, c.size) }, d)
     }
     this.downstream.onResponseEnd?.(controller, trailers)

@@ -43,7 +43,7 @@ export function forward(route: Route, o: ForwardOptions): void {
   const plain = (flight: Flight | undefined) => next(opts, new CallerSide(chain(false, flight), handler))
   if (!o.revalidating || !o.record) return void plain(o.flight)
   const conditional = { ...p.headers, ...validatorHeaders(o.record.meta, p.headers, engine.now()) }
-  const first = new RevalidationStep({ engine, p, record: o.record, downstream: handler, flight: o.flight }, chain(true, o.flight), plain)
+  const first = new RevalidationStep({ engine, p, record: o.record, downstream: handler, flight: o.flight }, chain(true, o.flight), plain, o.fwd)
   next({ ...opts, headers: conditional }, new CallerSide(first, handler))
 }
 

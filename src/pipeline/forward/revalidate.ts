@@ -5,7 +5,7 @@
  * selects no stored response. Any other status goes on to the next step.
  */
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
-import { formatCacheStatus } from '../../rules/cache-status.js'
+import { formatCacheStatus, type Forward } from '../../rules/cache-status.js'
 import { remainingTtl } from '../../rules/decide-read.js'
 import { decideRevalidated } from '../../rules/revalidated.js'
 import { debug } from '../../util/debug.js'
@@ -13,7 +13,6 @@ import type { CacheRecord, HeaderMap } from '../../backends/contract.js'
 import type { Flight } from '../coordinate/flights.js'
 import { LocalController } from '../respond/local-controller.js'
 import { hitHeaders } from '../respond/serve.js'
-import { writeDecision } from '../store.js'
 import type { CallerController } from './caller-controller.js'
 import type { Step, Stored } from './step.js'
 
@@ -27,6 +26,8 @@ export class RevalidationStep implements Step {
     private readonly next: Step,
     /** Send the request again without our validators, leading the same flight. */
     private readonly retry: (flight: Flight | undefined) => void,
+    /** Why the request went forward (RFC 9211 §2.2): `stale`, or `request` when the caller asked. */
+    private readonly fwd: Forward,
   ) {}
 
   onRequestStart(controller: CallerController, context: unknown): void {
@@ -40,7 +41,7 @@ export class RevalidationStep implements Step {
     const r = decideRevalidated({
       stored: record.meta,
       notModified: headers as HeaderMap,
-      decide: (merged) => writeDecision(engine.settings, p, record.meta.status, merged, now),
+      decide: (merged) => engine.decide(p, record.meta.status, merged),
       writable: engine.writer.enabled,
       now,
     })
@@ -56,7 +57,7 @@ export class RevalidationStep implements Step {
     this.served = served
     this.written = r.action === 'update' ? engine.writer.update(served) : r.action === 'drop' ? engine.writer.drop([record.meta.key]) : Promise.resolve()
     this.state = 'answered'
-    const status = formatCacheStatus({ fwd: 'stale', fwdStatus: 304, ttl: remainingTtl(r.meta, now), key: r.meta.key })
+    const status = formatCacheStatus({ fwd: this.fwd, fwdStatus: 304, ttl: remainingTtl(r.meta, now), key: r.meta.key })
     this.a.downstream.onResponseStart?.(controller, r.meta.status, hitHeaders(r.meta, status, now), r.meta.statusText)
   }
 
