@@ -190,7 +190,8 @@ describe('createCachedFetch', () => {
       { mode: 'reload', before: 'a stale entry', origin: [undefined], status: 200, body: 'v2', cacheStatus: cs('fwd=request; stored; KEY'), after: 'v2 fresh' },
       // A stored response, fresh or not, is revalidated with its ETag; the 304 renews it.
       { mode: 'no-cache', before: 'nothing', origin: [undefined], status: 200, body: 'v1', cacheStatus: cs('fwd=uri-miss; stored; KEY'), after: 'v1 fresh' },
-      { mode: 'no-cache', before: 'a fresh entry', origin: ['"e"'], status: 200, body: 'v1', cacheStatus: cs('fwd=stale; fwd-status=304; ttl=60; KEY'), after: 'v1 fresh' },
+      // RFC 9211 §2.2: the entry was fresh; the request asked for the origin.
+      { mode: 'no-cache', before: 'a fresh entry', origin: ['"e"'], status: 200, body: 'v1', cacheStatus: cs('fwd=request; fwd-status=304; ttl=60; KEY'), after: 'v1 fresh' },
       { mode: 'no-cache', before: 'a stale entry', origin: ['"e"'], status: 200, body: 'v1', cacheStatus: cs('fwd=stale; fwd-status=304; ttl=60; KEY'), after: 'v1 fresh' },
       // Any stored response, stale or not; the origin only on a miss.
       { mode: 'force-cache', before: 'nothing', origin: [undefined], status: 200, body: 'v1', cacheStatus: cs('fwd=uri-miss; stored; KEY'), after: 'v1 fresh' },

@@ -5,9 +5,11 @@ import { type Expiry, parseDuration, parseExpiry } from './expiry.js'
 import { compilePattern } from '../util/glob.js'
 import type { Backend, CacheOptions, HeaderMap, MemcachedCacheOptions, PerRequestOptions, RequestInfoForKey } from './types.js'
 import { memcachedOption } from './memcached.js'
-import type { AllowableCodes } from '../rules/status.js'
 import { redisOption } from './redis.js'
 import type { RedisBackendOptions } from '../backends/redis.js'
+
+/** `'rfc'`: RFC 9111 §3's storable statuses (rules/status.ts); a set: exactly these codes. */
+export type AllowableCodes = ReadonlySet<number> | 'rfc'
 
 /** Validated, normalised options: built once, read on every request. */
 export interface Settings {

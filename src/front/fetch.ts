@@ -48,6 +48,7 @@ function splitInit(input: string | URL | Request, init: CachedRequestInit | unde
     return { scope: MODES[mode] ?? {}, rest: {} }
   }
   const { expireAfter, refresh, forceRefresh, onlyIfCached, cache, ...rest } = init
+  rejectNearMisses(rest)
   const mode = (cache ?? (input instanceof Request ? input.cache : 'default')) as FetchCacheMode
   const base = MODES[mode]
   if (!base) throw new ConfigError(`cache: expected one of ${Object.keys(MODES).join(', ')}; got ${show(mode)}`)
@@ -58,6 +59,34 @@ function splitInit(input: string | URL | Request, init: CachedRequestInit | unde
   if (onlyIfCached !== undefined) per.onlyIfCached = onlyIfCached
   const options = resolveRequestOptions(per, 'fetch options')
   return { scope: { ...base, options }, rest }
+}
+
+const OURS = ['expireAfter', 'refresh', 'forceRefresh', 'onlyIfCached']
+/** Every RequestInit member (Fetch standard) and undici's own: never taken for a typo of ours. */
+const FETCH_INIT = new Set(['method', 'headers', 'body', 'referrer', 'referrerPolicy', 'mode', 'credentials', 'cache', 'redirect', 'integrity', 'keepalive', 'signal', 'window', 'duplex', 'priority', 'dispatcher'])
+
+/** Edit distance, for the two short strings of a typo check. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j)
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i]
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
+    row = next
+  }
+  return row[b.length]!
+}
+
+/**
+ * A fetch init is open-ended (libraries pass members of their own), so unknown members pass
+ * on to fetch; but one that is a near miss of ours (`refreshh`, `expiresAfter`, `onlyifcached`)
+ * would silently do nothing, so it is a ConfigError naming it.
+ */
+function rejectNearMisses(init: object): void {
+  for (const name of Object.keys(init)) {
+    if (FETCH_INIT.has(name)) continue
+    const meant = OURS.find((ours) => distance(name.toLowerCase(), ours.toLowerCase()) <= 2)
+    if (meant !== undefined) throw new ConfigError(`fetch options: unknown option '${name}' (did you mean '${meant}'?)`)
+  }
 }
 
 /** Request headers as Node's fetch will send them, so the fast path keys like the interceptor. */

@@ -6,10 +6,10 @@
  * 501), which §3 lets a cache store and give heuristic freshness (§4.2.2). A user's
  * `allowableCodes` is taken literally (requests-cache's meaning): exactly those codes.
  */
+import type { AllowableCodes } from '../config/options.js'
 import { HEURISTIC_STATUSES } from './freshness.js'
 
-/** `'rfc'`: the RFC 9111 default above; a set: exactly these codes. */
-export type AllowableCodes = ReadonlySet<number> | 'rfc'
+export type { AllowableCodes }
 
 /**
  * Final statuses this cache will not store even when they state their freshness: 206 (a part
