@@ -5,7 +5,8 @@
  */
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { cacheInfo, createCachedFetch, type CachedFetch } from '../src/index.js'
+import { Agent, request } from 'undici'
+import { cacheInfo, cacheInterceptor, createCachedFetch, type CachedFetch } from '../src/index.js'
 import { type Origin, reply, startOrigin } from './helpers/origin.js'
 import { tempDir } from './helpers/tmp.js'
 
@@ -56,5 +57,27 @@ describe.each(['filesystem', 'sqlite', 'memory'] as const)('%s backend', (backen
     // The same times as the entry the next request is served from.
     const hit = cacheInfo(await f(`${origin.url}/a`))!
     expect(hit).toMatchObject({ fromCache: true, createdAt: stored.createdAt, expiresAt: stored.expiresAt, key: stored.key })
+  })
+
+  it('cacheInfo() on an undici request() result just stored through cacheInterceptor gives the same times', async () => {
+    const interceptor = cacheInterceptor({ backend, name: join(tmp.dir, `i-${backend}`) })
+    const agent = new Agent().compose(interceptor)
+    try {
+      const before = Date.now()
+      const first = await request(`${origin.url}/a`, { dispatcher: agent })
+      await first.body.text()
+      const stored = cacheInfo(first)!
+      expect(stored).toMatchObject({ fromCache: false, revalidated: false })
+      expect(stored.createdAt!.getTime()).toBeGreaterThanOrEqual(before)
+      expect(stored.expiresAt!.getTime()).toBe(stored.createdAt!.getTime() + 60_000)
+      await interceptor.cache.flush()
+      const hit = await request(`${origin.url}/a`, { dispatcher: agent })
+      await hit.body.text()
+      expect(cacheInfo(hit)).toMatchObject({ fromCache: true, key: stored.key })
+      expect(cacheInfo(hit)!.expiresAt!.getTime() - stored.expiresAt!.getTime()).toBeLessThan(1000)
+    } finally {
+      await agent.close()
+      await interceptor.cache.close()
+    }
   })
 })

@@ -5,7 +5,7 @@
  */
 import type { Dispatcher } from 'undici'
 import { Cache } from '../inspect/cache.js'
-import { formatCacheStatus, parseCacheStatus } from '../rules/cache-status.js'
+import { formatCacheStatus } from '../rules/cache-status.js'
 import { createEngine } from '../pipeline/create.js'
 import type { ReadModes } from '../rules/decide-read.js'
 import { fastPathMayServe, fastPathMayTry } from '../rules/fast-path.js'
@@ -140,15 +140,6 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   return response
 }
 
-/** A response this engine just stored: cacheInfo() gives its createdAt and expiresAt. */
-function noteStored(engine: Engine, response: Response): void {
-  const status = response.headers.get('cache-status')
-  if (status === null || !status.includes('; stored')) return
-  const key = parseCacheStatus(status)?.key
-  const times = key === undefined ? undefined : engine.storedTimes(key)
-  if (times && key !== undefined) remember(response, { ...times, key }, false, false)
-}
-
 /**
  * A cached fetch over an engine; misses go to `base` with the cache dispatcher. The dispatcher
  * may be given as a function that makes it on the first miss: undici is then loaded only then,
@@ -180,9 +171,7 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher | (() => Dispatc
       composed.set(own, via)
     } else via = viaCache()
     const forward = () => base(input, { ...rest, dispatcher: via } as unknown as RequestInit)
-    const response = await (merged === undefined ? forward() : runInScope(merged, forward))
-    noteStored(engine, response)
-    return response
+    return merged === undefined ? forward() : runInScope(merged, forward)
   }
   return Object.assign(cachedFetch, { cache: new Cache(engine) })
 }

@@ -1,5 +1,6 @@
 /** cacheInfo(response): what the cache did for a response, from our record or its Cache-Status. */
 import { parseCacheStatus } from '../rules/cache-status.js'
+import { storedTimes } from '../pipeline/stored-times.js'
 import type { CacheInfo } from '../config/types.js'
 import type { EntryMeta } from '../backends/contract.js'
 
@@ -40,6 +41,12 @@ export function cacheInfo(response: { headers: HeaderSource }): CacheInfo | unde
   }
   const status = parseCacheStatus(get(response.headers, 'cache-status'))
   if (!status) return undefined
+  // Just stored by this process: the entry's own times (pipeline/stored-times.ts).
+  const times = status.stored && status.key !== undefined ? storedTimes(status.key) : undefined
+  if (times) {
+    const expiresAt = times.expiresAt === null ? null : new Date(times.expiresAt)
+    return { fromCache: false, createdAt: new Date(times.createdAt), expiresAt, isExpired: false, revalidated: status.fwdStatus === 304, key: status.key }
+  }
   const now = Date.now()
   // A 304 to our conditional request: the stored entry was stale (fwd=stale) or the request
   // would not use it as it was (fwd=request, RFC 9211 §2.2); either way its body was served.

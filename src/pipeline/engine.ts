@@ -12,6 +12,7 @@ import type { Backend } from '../backends/contract.js'
 import { Coordinator } from './coordinate/coordinator.js'
 import type { Keyed, Prepared } from './prepare/prepare.js'
 import { EngineStats } from './stats.js'
+import { noteStored } from './stored-times.js'
 import { type Decided, entryKey, writeDecision, Writer } from './store.js'
 import type { HeaderMap } from '../backends/contract.js'
 
@@ -23,8 +24,6 @@ export class Engine {
   readonly coordinator: Coordinator
   /** Keys by request (prepare/prepare.ts): hashing and URL normalisation run once per URL. */
   readonly keys = new Memo<string, Keyed>(4096)
-  /** The latest store decisions by entry key, so cacheInfo() on the response just stored has its times. */
-  private readonly stored = new Memo<string, { createdAt: number; expiresAt: number | null }>(256)
   private readonly pending = new Set<Promise<unknown>>()
   private readonly closers: Array<() => unknown> = []
   private closed = false
@@ -52,13 +51,9 @@ export class Engine {
   decide(p: Prepared, status: number, headers: HeaderMap): Decided {
     if (this.closed) return { action: 'skip', reason: 'cache closed' }
     const d = writeDecision(this.settings, p, status, headers, this.now())
-    if (d.action === 'store') this.stored.set(entryKey(p, d.vary), { createdAt: d.decidedAt, expiresAt: d.expiresAt })
+    // So that cacheInfo() on the response just stored has its times (stored-times.ts).
+    if (d.action === 'store') noteStored(entryKey(p, d.vary), { createdAt: d.decidedAt, expiresAt: d.expiresAt })
     return d
-  }
-
-  /** The times of a response this engine decided to store, while it is among the latest. */
-  storedTimes(key: string): { createdAt: number; expiresAt: number | null } | undefined {
-    return this.stored.get(key)
   }
 
   /** A cache fault: counted, logged, told to onError; never thrown at a caller. */

@@ -10,28 +10,23 @@ import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import { headerValue } from '../../rules/cache-control.js'
 import { postAnswersGet } from '../../rules/decide-write.js'
 import type { Engine } from '../engine.js'
+import { PassThroughHandler } from './pass-through.js'
 import type { Prepared } from '../prepare/prepare.js'
 import type { HeaderMap } from '../../backends/contract.js'
 
-export class ContentLocationHandler implements Dispatcher.DispatchHandler {
+export class ContentLocationHandler extends PassThroughHandler {
   private capture: { status: number; statusText: string; headers: HeaderMap; chunks: Buffer[]; size: number } | undefined
 
   constructor(
     private readonly engine: Engine,
     /** The GET of the POST's target URI, as a request for it would be keyed. */
     private readonly get: Prepared,
-    private readonly downstream: Dispatcher.DispatchHandler,
-  ) {}
-
-  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
-    this.downstream.onRequestStart?.(controller, context)
+    downstream: Dispatcher.DispatchHandler,
+  ) {
+    super(downstream)
   }
 
-  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: import('node:stream').Duplex): void {
-    this.downstream.onRequestUpgrade?.(controller, statusCode, headers, socket)
-  }
-
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+  override onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     const h = headers as HeaderMap
     if (postAnswersGet(this.get.href, statusCode, h, this.engine.now())) {
       this.capture = { status: statusCode, statusText: statusMessage ?? '', headers: h, chunks: [], size: 0 }
@@ -39,7 +34,7 @@ export class ContentLocationHandler implements Dispatcher.DispatchHandler {
     this.downstream.onResponseStart?.(controller, statusCode, headers, statusMessage)
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  override onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     const c = this.capture
     if (c) {
       c.size += chunk.byteLength
@@ -49,7 +44,7 @@ export class ContentLocationHandler implements Dispatcher.DispatchHandler {
     this.downstream.onResponseData?.(controller, chunk)
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+  override onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
     const c = this.capture
     this.capture = undefined
     if (c && headerValue(c.headers, 'content-length') !== undefined && Number(headerValue(c.headers, 'content-length')) !== c.size) {
@@ -62,7 +57,7 @@ export class ContentLocationHandler implements Dispatcher.DispatchHandler {
     this.downstream.onResponseEnd?.(controller, trailers)
   }
 
-  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
+  override onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
     this.capture = undefined
     this.downstream.onResponseError?.(controller, error)
   }

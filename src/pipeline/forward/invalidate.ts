@@ -3,41 +3,28 @@ import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import { invalidationTargets } from '../../rules/decide-write.js'
 import type { HeaderMap } from '../../backends/contract.js'
 import type { Engine } from '../engine.js'
+import { PassThroughHandler } from './pass-through.js'
 
 /** Passes an unsafe request's response through and invalidates its URIs (RFC 9111 §4.4). */
-export class InvalidateHandler implements Dispatcher.DispatchHandler {
+export class InvalidateHandler extends PassThroughHandler {
   private invalidated: Promise<void> = Promise.resolve()
 
   constructor(
     private readonly engine: Engine,
     private readonly href: string,
-    private readonly downstream: Dispatcher.DispatchHandler,
-  ) {}
-
-  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
-    this.downstream.onRequestStart?.(controller, context)
+    downstream: Dispatcher.DispatchHandler,
+  ) {
+    super(downstream)
   }
 
-  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: import('node:stream').Duplex): void {
-    this.downstream.onRequestUpgrade?.(controller, statusCode, headers, socket)
-  }
-
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+  override onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     // RFC 9111 §4.4: a non-error response to an unsafe method invalidates what it names.
     this.invalidated = this.engine.writer.invalidate(invalidationTargets(this.href, statusCode, headers as HeaderMap))
     this.downstream.onResponseStart?.(controller, statusCode, headers, statusMessage)
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.downstream.onResponseData?.(controller, chunk)
-  }
-
-  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+  override onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
     // The caller hears "done" only once stale entries are gone, so its next GET cannot see them.
     void this.invalidated.then(() => this.downstream.onResponseEnd?.(controller, trailers))
-  }
-
-  onResponseError(controller: Dispatcher.DispatchController, error: Error): void {
-    this.downstream.onResponseError?.(controller, error)
   }
 }
