@@ -8,10 +8,8 @@ import type { Dispatcher } from 'undici'
 import { Cache } from '../inspect/cache.js'
 import { createEngine } from '../pipeline/create.js'
 import type { Engine } from '../pipeline/engine.js'
-import { ContentLocationHandler } from '../pipeline/forward/content-location.js'
-import { captureOnly } from '../pipeline/forward/forward.js'
-import { InvalidateHandler } from '../pipeline/forward/invalidate.js'
-import { prepare, type Scope } from '../pipeline/prepare/prepare.js'
+import { firstHandler, passHandler } from '../pipeline/pass.js'
+import type { Scope } from '../pipeline/prepare/prepare.js'
 import { dispatchUrl, headerRecord, usableOrigin } from '../pipeline/prepare/request.js'
 import { fail } from '../pipeline/respond/serve.js'
 import { send } from '../pipeline/send.js'
@@ -20,9 +18,6 @@ import { dispatchLearningOrigin, learnedOrigin, probeOrigin } from './dispatcher
 import { currentScope } from './scope.js'
 import { undici } from './undici.js'
 import type { CacheOptions } from '../config/types.js'
-
-/** RFC 9110 §9.2.1: the safe methods. */
-const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
 
 export type CacheInterceptor = Dispatcher.DispatcherComposeInterceptor & { cache: Cache }
 
@@ -68,7 +63,7 @@ function intercept(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.D
   if (!engine.settings.allowableMethods.has(method)) {
     // RFC 9111 §4.4: unsafe methods (RFC 9110 §9.2.1: not GET, HEAD, OPTIONS, TRACE) pass
     // through, then invalidate what they changed.
-    return next(opts, SAFE.has(method) ? handler : unsafeHandler(engine, dispatchUrl(opts), method, opts, handler, scope))
+    return next(opts, passHandler(engine, dispatchUrl(opts), method, opts, handler, scope))
   }
   void send(engine, next, opts, handler, method, scope).catch((error: unknown) => {
     debug('interceptor failure: %s', error instanceof Error ? error.stack : String(error))
@@ -81,35 +76,4 @@ function intercept(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.D
 function mustStayOffline(engine: Engine, opts: Dispatcher.DispatchOptions, scope: Scope | undefined): boolean {
   if (engine.settings.onlyIfCached || scope?.options?.onlyIfCached || scope?.modes?.onlyIfCached) return true
   return /only-if-cached/i.test(headerRecord(opts.headers)['cache-control'] ?? '')
-}
-
-/**
- * An unsafe method's response invalidates what it changed (RFC 9111 §4.4); a POST's may then
- * be stored for GETs of its URI (RFC 9110 §9.3.3, forward/content-location.ts).
- */
-function unsafeHandler(engine: Engine, url: string, method: string, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, scope: Scope | undefined): Dispatcher.DispatchHandler {
-  let downstream = handler
-  if (method === 'POST' && engine.settings.allowableMethods.has('GET')) {
-    const get = prepare(engine, { method: 'GET', url, headers: headerRecord(opts.headers), body: undefined }, scope)
-    if (!('bypass' in get)) downstream = new ContentLocationHandler(engine, get, handler)
-  }
-  return new InvalidateHandler(engine, url, downstream)
-}
-
-/**
- * The handler for the first path-only request through a dispatcher, once undici has told us its
- * origin: it was sent without a lookup, but its response is stored (or invalidates) as usual.
- */
-function firstHandler(engine: Engine, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: Scope | undefined): Dispatcher.DispatchHandler {
-  try {
-    const url = dispatchUrl(opts)
-    if (!engine.settings.allowableMethods.has(method)) return SAFE.has(method) ? handler : unsafeHandler(engine, url, method, opts, handler, scope)
-    if ((opts.body !== undefined && opts.body !== null) || headerRecord(opts.headers).range !== undefined) return handler
-    const prepared = prepare(engine, { method, url, headers: headerRecord(opts.headers), body: undefined }, scope)
-    if ('bypass' in prepared) return handler
-    return captureOnly(engine, prepared, handler)
-  } catch (error) {
-    engine.report(error)
-    return handler
-  }
 }
