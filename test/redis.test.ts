@@ -154,18 +154,30 @@ describe.runIf(available)('RedisBackend', () => {
       expect(await keysOf(b)).toEqual([])
     })
 
-    it('under maxmemory with allkeys-lru: writes keep succeeding, memory stays capped, recent entries are there', async () => {
+    it('under maxmemory with allkeys-lru: writes keep succeeding, memory stays capped, what is kept reads back whole', async () => {
       const capped = await startRedis({ args: ['--maxmemory', '4mb', '--maxmemory-policy', 'allkeys-lru'] })
       const b = new RedisBackend({ url: capped.url })
       try {
         const body = (i: number) => Buffer.alloc(32 * 1024, i % 256)
         for (let i = 0; i < 400; i++) await b.set(`e${i}`, rec(`e${i}`, body(i)))
         const used = Number(/used_memory:(\d+)/.exec(capped.cli('info', 'memory'))![1])
-        expect(used).toBeLessThanOrEqual(4 * 1024 * 1024)
+        // Redis evicts before it runs a write, so the last write (one 32 KiB entry and its index
+        // entry) may still stand above the cap until the next one.
+        expect(used).toBeLessThanOrEqual(4 * 1024 * 1024 + 64 * 1024)
         const kept = (await b.stats()).entries
         expect(kept).toBeGreaterThan(20)
         expect(kept).toBeLessThan(400)
-        for (let i = 395; i < 400; i++) expect(Buffer.from((await b.get(`e${i}`))!.body).equals(body(i))).toBe(true)
+        // Which entries survive is Redis's choice: its LRU clock counts seconds, and 400 writes
+        // land within one, so the keys tie and eviction among them is by sampling. What we
+        // promise is that every entry still there reads back whole, and a miss otherwise.
+        let read = 0
+        for (let i = 0; i < 400; i++) {
+          const r = await b.get(`e${i}`)
+          if (r === undefined) continue
+          read++
+          expect(Buffer.from(r.body).equals(body(i))).toBe(true)
+        }
+        expect(read).toBe(kept)
       } finally {
         await b.close()
         await capped.cleanup()
