@@ -66,8 +66,9 @@ export function decideRead({ entry, cc, pragmaNoCache, modes, now }: ReadInput):
   // RFC 8246 immutable: a fresh immutable response is not revalidated on a reload (request
   // no-cache, Pragma, max-age=0, fetch "no-cache"); only a forced refresh (fetch "reload",
   // forceRefresh) goes to the origin: "unless explicitly overridden by the user".
-  const immutable = !modes.forceRefresh && !modes.ignoreResponseDirectives && ttl > 0 && isImmutable(entry)
-  const wantsOrigin = !immutable && asksForOrigin(cc, pragmaNoCache, modes)
+  // Read only when it could matter (a reload, or a request max-age): a plain hit parses nothing.
+  const immutable = () => !modes.forceRefresh && !modes.ignoreResponseDirectives && ttl > 0 && isImmutable(entry)
+  const wantsOrigin = asksForOrigin(cc, pragmaNoCache, modes) && !immutable()
   // §5.2.1.7: only-if-cached forbids contacting the origin, so a request that must (no-cache,
   // a forced refresh) cannot be satisfied from the store either.
   if (wantsOrigin && onlyIfCachedDirective) return { action: 'gateway-timeout', reason: 'only-if-cached, but the request needs the origin' }
@@ -86,7 +87,7 @@ export function decideRead({ entry, cc, pragmaNoCache, modes, now }: ReadInput):
   let why = 'fresh'
   const maxAge = seconds(cc, 'max-age')
   // §5.2.1.1 max-age: the client will not accept a response older than this.
-  if (fresh && !immutable && maxAge !== undefined && currentAge(entry, now) > maxAge) {
+  if (fresh && maxAge !== undefined && currentAge(entry, now) > maxAge && !immutable()) {
     fresh = false
     why = `older than request max-age ${maxAge}`
   }
