@@ -6,12 +6,12 @@ import type { EntryMeta } from '../backends/contract.js'
 
 type Times = Pick<EntryMeta, 'createdAt' | 'expiresAt' | 'key'>
 
-/** Responses the fast path served from storage (or a miss just stored), with the entry's times. */
-const known = new WeakMap<object, { meta: Times; stale: boolean; fromCache: boolean }>()
+/** Responses the fast path served from storage, with the entry's times. */
+const known = new WeakMap<object, { meta: Times; stale: boolean }>()
 
 /** Cheap on the hit path: the CacheInfo (two Dates) is only built if someone asks. */
-export function remember(response: object, meta: Times, stale: boolean, fromCache = true): void {
-  known.set(response, { meta, stale, fromCache })
+export function remember(response: object, meta: Times, stale: boolean): void {
+  known.set(response, { meta, stale })
 }
 
 type HeaderSource = Headers | Record<string, string | string[] | undefined>
@@ -29,9 +29,9 @@ function get(headers: HeaderSource, name: string): string | undefined {
 export function cacheInfo(response: { headers: HeaderSource }): CacheInfo | undefined {
   const mine = known.get(response)
   if (mine) {
-    const { meta, stale, fromCache } = mine
+    const { meta, stale } = mine
     return {
-      fromCache,
+      fromCache: true,
       createdAt: new Date(meta.createdAt),
       expiresAt: meta.expiresAt === null ? null : new Date(meta.expiresAt),
       isExpired: stale,
