@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { appendCacheStatus } from '../src/rules/cache-status.js'
+import { forbidsOrigin, requestDirectives } from '../src/rules/decide-read.js'
 import { type ExpiryInput, chooseExpiry, configuredExpiry } from '../src/rules/expiry.js'
 import { fastPathMayServe, fastPathMayTry } from '../src/rules/fast-path.js'
 import { stripHopByHop } from '../src/rules/headers.js'
@@ -121,5 +122,19 @@ describe('fast path reach', () => {
     expect(fastPathMayServe({ action: 'serve', reason: '', stale: false, ttl: 1 }, status, false)).toBe(expected)
     expect(fastPathMayServe({ action: 'serve', reason: '', stale: false, ttl: 1 }, status, true)).toBe(false)
     expect(fastPathMayServe({ action: 'revalidate', reason: '', ttl: 0, fwd: 'stale' }, status, false)).toBe(false)
+  })
+})
+
+describe('forbidsOrigin: may a request not reach the origin (RFC 9111 §5.2.1.7)', () => {
+  it.each<[string, string | undefined, boolean, boolean]>([
+    ['nothing asked', undefined, false, false],
+    ['only-if-cached', 'only-if-cached', false, true],
+    ['only-if-cached among others, any case', 'max-age=0, Only-If-Cached', false, true],
+    ['the onlyIfCached option or fetch mode', undefined, true, true],
+    ['a look-alike directive', 'not-only-if-cached-really', false, false],
+    ['no-cache is not offline', 'no-cache', false, false],
+  ])('%s', (_name, cacheControl, onlyIfCached, expected) => {
+    const { cc } = requestDirectives(cacheControl === undefined ? {} : { 'cache-control': cacheControl })
+    expect(forbidsOrigin(cc, { onlyIfCached })).toBe(expected)
   })
 })

@@ -13,6 +13,7 @@ import type { Scope } from '../pipeline/prepare/prepare.js'
 import { dispatchUrl, headerRecord, usableOrigin } from '../pipeline/prepare/request.js'
 import { fail } from '../pipeline/respond/serve.js'
 import { send } from '../pipeline/send.js'
+import { forbidsOrigin, requestDirectives } from '../rules/decide-read.js'
 import { debug } from '../util/debug.js'
 import { dispatchLearningOrigin, learnedOrigin, probeOrigin } from './dispatcher-origin.js'
 import { currentScope } from './scope.js'
@@ -72,8 +73,8 @@ function intercept(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.D
   return true
 }
 
-/** May this request not reach the origin (RFC 9111 §5.2.1.7 only-if-cached, onlyIfCached)? */
+/** May this request not reach the origin? The rule is decide-read's; here only its inputs. */
 function mustStayOffline(engine: Engine, opts: Dispatcher.DispatchOptions, scope: Scope | undefined): boolean {
-  if (engine.settings.onlyIfCached || scope?.options?.onlyIfCached || scope?.modes?.onlyIfCached) return true
-  return /only-if-cached/i.test(headerRecord(opts.headers)['cache-control'] ?? '')
+  const onlyIfCached = engine.settings.onlyIfCached || scope?.options?.onlyIfCached === true || scope?.modes?.onlyIfCached === true
+  return forbidsOrigin(requestDirectives(headerRecord(opts.headers)).cc, { onlyIfCached })
 }

@@ -58,7 +58,7 @@ export function decideRead({ entry, cc, pragmaNoCache, modes, now }: ReadInput):
   const onlyIfCachedDirective = cc.has('only-if-cached')
   if (entry === undefined) {
     // RFC 9111 §5.2.1.7: only-if-cached and nothing stored → 504 (Gateway Timeout).
-    if (modes.onlyIfCached || onlyIfCachedDirective) return { action: 'gateway-timeout', reason: 'only-if-cached: not stored' }
+    if (forbidsOrigin(cc, modes)) return { action: 'gateway-timeout', reason: 'only-if-cached: not stored' }
     return { action: 'fetch', reason: 'not stored', fwd: 'uri-miss' }
   }
   const ttl = remainingTtl(entry, now)
@@ -150,6 +150,15 @@ export function requestDirectives(headers: Readonly<Record<string, string>>): { 
  */
 export function asksForOrigin(cc: Directives, pragmaNoCache: boolean, modes: ReadModes): boolean {
   return modes.forceRefresh === true || modes.refresh === true || cc.has('no-cache') || pragmaNoCache
+}
+
+/**
+ * May the request not reach the origin at all? RFC 9111 §5.2.1.7 only-if-cached (the request
+ * directive, or the `onlyIfCached` option / fetch mode). Asked before a key exists too: a
+ * Client's first path-only request is then never sent (front/interceptor.ts).
+ */
+export function forbidsOrigin(cc: Directives, modes: ReadModes): boolean {
+  return modes.onlyIfCached === true || cc.has('only-if-cached')
 }
 
 /** Request fields that make a request conditional or partial. */
