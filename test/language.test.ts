@@ -237,6 +237,11 @@ describe.each(FRONTS_HERE)('through %s on SQLite', (front) => {
     expect((await h!.send('/l', { 'accept-language': 'de;q=0.9', 'x-lang': 'de' })).body).toBe('body 2 in de')
     expect((await h!.send('/l', { 'accept-language': 'de' })).body).toBe('body 1 in de')
     expect(origin.count('/l')).toBe(2)
+    // A list that is not one (damaged, foreign) is no list: a miss, the request unharmed.
+    const m2 = await marker()
+    await backend.set(m2.meta.key, { meta: { ...m2.meta, variants: 'garbage' as never }, body: m2.body })
+    expect((await h!.send('/l', { 'accept-language': 'de;q=0.7', 'x-lang': 'de' })).body).toBe('body 3 in de')
+    expect((await marker()).meta.variants).toHaveLength(1)
   })
 
   it('a listed variant since removed, or replaced by another language, is a miss', async () => {
