@@ -29,7 +29,7 @@ beforeEach(async () => {
     '/br': reply(200, { 'content-type': 'text/plain', 'content-encoding': 'br', 'cache-control': 'max-age=600' }, zlib.brotliCompressSync('brotli text')),
     '/logo.png': reply(200, { 'content-type': 'image/png', 'cache-control': 'max-age=600' }, PNG),
     '/lang': (req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain', vary: 'Accept-Language', 'cache-control': 'max-age=600' })
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-language': req.headers['accept-language'] ?? 'en', vary: 'Accept-Language', 'cache-control': 'max-age=600' })
       res.end(`hello in ${req.headers['accept-language']}`)
     },
     '/tagged': reply(200, { 'content-type': 'text/plain', etag: '"v1"', 'cache-control': 'no-cache', 'set-cookie': ['a=1', 'b=2'] }, 'revalidate me'),
@@ -165,6 +165,10 @@ describe('export then import', () => {
       const res = await offline(`${origin.url}/lang`, { headers: { 'accept-language': lang } })
       expect(await res.text()).toBe(bodies.get(`/lang ${lang}`)!.toString())
     }
+    // The imported variants are listed in their marker: one is selected by Content-Language.
+    const byLanguage = await offline(`${origin.url}/lang`, { headers: { 'accept-language': 'de, fr;q=0.5' } })
+    expect(byLanguage.headers.get('cache-status')).toMatch(/^fetchcache; hit/)
+    expect(await byLanguage.text()).toBe(bodies.get('/lang fr')!.toString())
     expect((await offline(`${origin.url}/never-stored`)).status).toBe(504)
     await offline.cache.close()
     expect(origin.seen.length).toBe(seen)

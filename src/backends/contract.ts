@@ -62,6 +62,26 @@ export interface EntryMeta {
    * keeps it revalidatable). Absent in entries written before it existed: treat as null.
    */
   deadAt?: number | null
+  /**
+   * Only on a marker (`kind: 'vary'`): its most recent variants that carried a Content-Language,
+   * newest first, so a request whose Accept-Language accepts one can be given it (RFC 9111 §4.1,
+   * rules/language.ts). Reached only through the primary key, which already separates users.
+   * Absent in markers written before it existed: no selection by language, exact variants only.
+   */
+  variants?: MarkerVariant[]
+}
+
+/** One variant a Vary marker lists (EntryMeta.variants). */
+export interface MarkerVariant {
+  /** Where the variant is stored. */
+  key: string
+  /** Its response's Content-Language, tags lower-cased and sorted, joined with ", ". */
+  language: string
+  /**
+   * The request fields its Vary names other than Accept-Language, as they are stored and
+   * compared (normalised; credentials as digests); null: absent.
+   */
+  fields: Record<string, string | null>
 }
 
 export interface CacheRecord {

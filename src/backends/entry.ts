@@ -4,7 +4,7 @@
  */
 import { isObject } from '../util/check.js'
 import { CorruptEntryError } from '../util/errors.js'
-import type { EntryMeta } from './contract.js'
+import type { EntryMeta, MarkerVariant } from './contract.js'
 import { Memo } from '../util/memo.js'
 
 export const FORMAT_VERSION = 1
@@ -61,15 +61,39 @@ export function decodeMetaCached(key: string, raw: string): EntryMeta {
   return meta
 }
 
+/** How many variants a marker lists (EntryMeta.variants): the most recent ones. */
+export const MARKER_VARIANTS = 16
+
+/** A listed variant as stored; anything else (a damaged or foreign list member) is left out. */
+export function isMarkerVariant(v: unknown): v is MarkerVariant {
+  return (
+    isObject(v) &&
+    typeof v.key === 'string' &&
+    typeof v.language === 'string' &&
+    isObject(v.fields) &&
+    Object.values(v.fields).every((f) => f === null || typeof f === 'string')
+  )
+}
+
 /**
  * The marker stored at a primary key when responses vary: it names the Vary fields; variants
  * live at derived keys. It is useless once every variant it leads to is: its deadAt is the
  * later of this variant's and the marker's it replaces (`prior`), null (never) winning, so
  * native expiry (Redis, Memcached) and eviction drop markers with their variants.
+ *
+ * It also lists the most recent variants a request may be given by language (`listed`: this
+ * variant's entry, undefined when it has none), newest first: the prior list without this
+ * variant's key (a response replaced by one that cannot be listed leaves the list), bounded.
+ * Two writers racing may each drop the other's member: that variant is then only found
+ * exactly, never wrongly.
  */
-export function varyMarker(variant: EntryMeta, primaryKey: string, prior?: EntryMeta): EntryMeta {
+export function varyMarker(variant: EntryMeta, primaryKey: string, prior?: EntryMeta, listed?: MarkerVariant): EntryMeta {
   const a = variant.deadAt ?? null
   const b = prior === undefined ? a : (prior.deadAt ?? null)
   const deadAt = a === null || b === null ? null : Math.max(a, b)
-  return { ...variant, kind: 'vary', key: primaryKey, headers: {}, size: 0, expiresAt: null, deadAt }
+  const earlier = Array.isArray(prior?.variants) ? prior.variants.filter((v) => isMarkerVariant(v) && v.key !== variant.key) : []
+  const variants = (listed === undefined ? earlier : [listed, ...earlier]).slice(0, MARKER_VARIANTS)
+  const marker: EntryMeta = { ...variant, kind: 'vary', key: primaryKey, headers: {}, size: 0, expiresAt: null, deadAt }
+  if (variants.length > 0) marker.variants = variants
+  return marker
 }

@@ -4,10 +4,12 @@
  * corrupt entry is removed.
  */
 import { decideRead, type ReadAction, requestDirectives } from '../rules/decide-read.js'
-import { selectable } from '../rules/vary.js'
+import { languageCandidates, selectableByLanguage } from '../rules/language.js'
+import { selectable, type Wanted } from '../rules/vary.js'
+import { isMarkerVariant } from '../backends/entry.js'
 import { debug } from '../util/debug.js'
 import { BackendError, CorruptEntryError } from '../util/errors.js'
-import type { CacheRecord } from '../backends/contract.js'
+import type { CacheRecord, EntryMeta } from '../backends/contract.js'
 import type { Engine } from './engine.js'
 import type { Prepared } from './prepare/prepare.js'
 import { variantKey } from './prepare/key.js'
@@ -18,23 +20,54 @@ export interface Lookup {
 }
 
 export async function lookup(engine: Engine, p: Prepared): Promise<Lookup> {
+  // RFC 9111 §4 and §4.1: same method and URL (a key collision must never serve another
+  // request's response; a key function decides what "same URL" means), matching Vary fields.
+  const wanted: Wanted = { method: p.method, url: engine.settings.keyFn ? undefined : p.url, headers: p.headers }
   let record = await read(engine, p.key)
   let varyMiss = false
   if (record?.meta.kind === 'vary') {
-    record = await read(engine, variantKey(p.key, record.meta.vary, p.headers))
-    varyMiss = record === undefined
-  }
-  // RFC 9111 §4 and §4.1: same method and URL (a key collision must never serve another
-  // request's response; a key function decides what "same URL" means), matching Vary fields.
-  if (record && !selectable(record.meta, { method: p.method, url: engine.settings.keyFn ? undefined : p.url, headers: p.headers })) {
-    debug('%s %s: stored entry (%s %s) not selectable for this request', p.method, p.url, record.meta.method, record.meta.url)
-    record = undefined
-  }
+    const marker = record.meta
+    const exactKey = variantKey(p.key, marker.vary, p.headers)
+    record = await read(engine, exactKey)
+    // As before selection by language: vary-miss only when no variant is stored at the exact key.
+    const exactAbsent = record === undefined
+    if (record && !selectable(record.meta, wanted)) record = notSelectable(p, record)
+    record ??= await byLanguage(engine, marker, exactKey, wanted)
+    varyMiss = exactAbsent && record === undefined
+  } else if (record && !selectable(record.meta, wanted)) record = notSelectable(p, record)
   let action = decideRead({ entry: record?.meta, ...requestDirectives(p.headers), modes: p.modes, now: engine.now() })
   // RFC 9211 §2.2: the URI is stored, but no variant matches this request's Vary fields.
   if (varyMiss && action.action === 'fetch') action = { ...action, fwd: 'vary-miss', reason: 'no stored variant matches Vary' }
   if (debug.enabled) debug('%s %s: %s (%s)', p.method, p.url, action.action, action.reason)
   return { action, record }
+}
+
+function notSelectable(p: Prepared, record: CacheRecord): undefined {
+  debug('%s %s: stored entry (%s %s) not selectable for this request', p.method, p.url, record.meta.method, record.meta.url)
+  return undefined
+}
+
+/** How many listed variants one request reads at most looking for an acceptable language. */
+const LANGUAGE_READS = 4
+
+/**
+ * No exact variant: one of the variants the marker lists whose Content-Language this request's
+ * Accept-Language accepts (rules/language.ts), best first. The list only narrows the reads: each
+ * record read must itself pass selectableByLanguage, so a listed variant since replaced or
+ * removed is a miss, never a wrong answer. A marker without a list (written before it existed)
+ * selects nothing here.
+ */
+async function byLanguage(engine: Engine, marker: EntryMeta, exactKey: string, wanted: Wanted): Promise<CacheRecord | undefined> {
+  if (!marker.vary.includes('accept-language') || !Array.isArray(marker.variants)) return undefined
+  const keys = languageCandidates(marker.variants.filter(isMarkerVariant), wanted.headers).filter((k) => k !== exactKey)
+  for (const key of keys.slice(0, LANGUAGE_READS)) {
+    const record = await read(engine, key)
+    if (record && selectableByLanguage(record.meta, wanted)) {
+      debug('%s %s: variant %s selected by Content-Language', wanted.method, wanted.url ?? '', key)
+      return record
+    }
+  }
+  return undefined
 }
 
 async function read(engine: Engine, key: string): Promise<CacheRecord | undefined> {

@@ -7,6 +7,7 @@
 import { uselessAt } from '../rules/decide-read.js'
 import { decideWrite, type WriteDecision } from '../rules/decide-write.js'
 import { storedRequestHeaders } from '../rules/credentials.js'
+import { markerVariant } from '../rules/language.js'
 import { stripHopByHop } from '../rules/headers.js'
 import { varyMarker } from '../backends/entry.js'
 import { BackendError } from '../util/errors.js'
@@ -84,9 +85,11 @@ export class Writer {
     }
     meta.deadAt = uselessAt(meta)
     const writeMarker = async () => {
-      // The marker must outlive every variant it leads to (entry.ts varyMarker): read the one it replaces.
+      // The marker must outlive every variant it leads to, and keeps listing the earlier variants
+      // a request may be given by language (entry.ts varyMarker): read the one it replaces.
       const prior = await this.backend.get(p.key).catch(() => undefined)
-      await this.backend.set(p.key, { meta: varyMarker(meta, p.key, prior?.meta.kind === 'vary' ? prior.meta : undefined), body: new Uint8Array(0) })
+      const marker = varyMarker(meta, p.key, prior?.meta.kind === 'vary' ? prior.meta : undefined, markerVariant(meta))
+      await this.backend.set(p.key, { meta: marker, body: new Uint8Array(0) })
     }
     const writes: Array<Promise<void>> = []
     if (d.vary.length > 0) writes.push(writeMarker())

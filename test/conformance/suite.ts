@@ -168,11 +168,14 @@ export function backendConformance(spec: BackendSpec): void {
         const binary = Uint8Array.from({ length: 1024 }, (_, i) => (i * 7) % 256)
         await backend.set('bin', rec('bin', binary))
         await backend.set('empty', rec('empty', new Uint8Array(0)))
-        await backend.set('marker', { meta: meta({ key: 'marker', kind: 'vary', vary: ['accept'], expiresAt: null }), body: new Uint8Array(0) })
+        // A marker's variants list (selection by language) is opaque metadata: it comes back as given.
+        const variants = [{ key: 'v1', language: 'de-ch', fields: { authorization: 'hmac-sha256:x', 'x-absent': null } }]
+        await backend.set('marker', { meta: meta({ key: 'marker', kind: 'vary', vary: ['accept-language', 'authorization', 'x-absent'], expiresAt: null, variants }), body: new Uint8Array(0) })
         expect(same((await backend.get('bin'))?.body, binary)).toBe(true)
         expect((await backend.get('empty'))!.body.byteLength).toBe(0)
         const marker = await backend.get('marker')
         expect(marker!.meta.kind).toBe('vary')
+        expect(marker!.meta.variants).toEqual(variants)
         expect(marker!.body.byteLength).toBe(0)
       })
 

@@ -7,7 +7,9 @@
  * dropped.
  */
 import { NULL_BODY_STATUS } from '../../pipeline/respond/response.js'
-import type { HeaderMap } from '../../backends/contract.js'
+import type { EntryMeta, HeaderMap } from '../../backends/contract.js'
+import { varyMarker } from '../../backends/entry.js'
+import { markerVariant } from '../../rules/language.js'
 import { type Parsed, parseHar } from './parse.js'
 import type { HarImportResult, HarSink } from './types.js'
 
@@ -23,10 +25,18 @@ export async function importHar(cache: HarSink, har: unknown, onProgress?: (done
 export async function importParsed(cache: HarSink, parsed: Parsed[], onProgress?: (done: number) => void): Promise<HarImportResult> {
   const result: HarImportResult = { imported: 0, skipped: [] }
   const skip = (p: Parsed, reason: string) => result.skipped.push({ index: p.index, url: p.url, reason })
+  // Markers written by this import, so that the variants of one primary key build one marker
+  // as the engine would: listing them for selection by language, living as long as the last.
+  const markers = new Map<string, EntryMeta>()
   for (const [i, p] of parsed.entries()) {
     const entry = p.exact
     if (entry) {
-      if (entry.marker) await cache.putEntry({ meta: entry.marker, body: new Uint8Array(0) })
+      if (entry.marker) {
+        const { key } = entry.marker
+        const marker = varyMarker(entry.meta, key, markers.get(key), markerVariant(entry.meta))
+        markers.set(key, marker)
+        await cache.putEntry({ meta: marker, body: new Uint8Array(0) })
+      }
       await cache.putEntry({ meta: entry.meta, body: entry.body })
       result.imported++
     } else {
