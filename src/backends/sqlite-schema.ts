@@ -11,16 +11,31 @@
 import { crc32 } from 'node:zlib'
 import type Database from 'better-sqlite3'
 import { FORMAT_VERSION } from './entry.js'
+import { Memo } from '../util/memo.js'
 
 /** The format version lives in the table name: a new format is a new table, never a misread. */
 export const TABLE = `responses_v${FORMAT_VERSION}`
 export const TOTALS = `${TABLE}_totals`
 
 /** The checksum stored with an entry: CRC-32 over its metadata text, then its body. */
-export function checksum(meta: string, body: Uint8Array): number {
-  const crc = crc32(meta)
+export function checksum(meta: string, body: Uint8Array, metaCrc = crc32(meta)): number {
   // Node's crc32 answers 0 for the empty Buffer better-sqlite3 returns for an empty BLOB.
-  return body.byteLength === 0 ? crc : crc32(body, crc)
+  return body.byteLength === 0 ? metaCrc : crc32(body, metaCrc)
+}
+
+/**
+ * CRC-32 of an entry's metadata text by key, reused while the text read back is the same: a
+ * repeated hit then compares two strings instead of encoding the text to UTF-8 and hashing it.
+ * The body is hashed on every read; equal text has an equal CRC, so nothing goes unchecked.
+ */
+const metaCrcs = new Memo<string, { raw: string; crc: number }>(4096)
+
+export function metaChecksum(key: string, raw: string): number {
+  const known = metaCrcs.get(key)
+  if (known !== undefined && known.raw === raw) return known.crc
+  const crc = crc32(raw)
+  metaCrcs.set(key, { raw, crc })
+  return crc
 }
 
 /** Columns every build of this format wrote; a table without one of them is not ours to read. */

@@ -21,7 +21,7 @@ import type { Backend, BackendLeases, BackendMaintenance, BackendStats, CacheRec
 import { SQLiteLeases } from './sqlite-lease.js'
 import { checkOptions, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
 import { TouchBuffer } from './touches.js'
-import { checksum, TABLE, TOTALS } from './sqlite-schema.js'
+import { checksum, metaChecksum, TABLE, TOTALS } from './sqlite-schema.js'
 import { openDatabase, sqliteCode } from './sqlite-open.js'
 
 export interface SQLiteBackendOptions {
@@ -180,7 +180,7 @@ export class SQLiteBackend implements Backend {
     const [meta, body, size, crc] = row
     // A damaged entry is a miss, never wrong bytes (see sqlite-schema.ts).
     if (body.byteLength !== size) throw new CorruptEntryError(`entry ${key}: body is ${body.byteLength} bytes, stored size ${size}`)
-    if (crc !== null && crc !== checksum(meta, body)) throw new CorruptEntryError(`entry ${key}: checksum mismatch`)
+    if (crc !== null && crc !== checksum(meta, body, metaChecksum(key, meta))) throw new CorruptEntryError(`entry ${key}: checksum mismatch`)
     if (!this.readOnly) this.touches.add(key, recencyTick())
     return { meta: decodeMetaCached(key, meta), body }
   }
