@@ -62,6 +62,12 @@ export interface EntryMeta {
    * keeps it revalidatable). Absent in entries written before it existed: treat as null.
    */
   deadAt?: number | null
+  /**
+   * Only on an entry of parts (a 206 kept under RFC 9111 §3.3, at a key of its own, never the
+   * primary key): the complete length and the byte ranges `[first, last]` held, in order; the
+   * body is their bytes concatenated. Backends store it as any other field.
+   */
+  parts?: { total: number; ranges: Array<[number, number]> }
 }
 
 export interface CacheRecord {

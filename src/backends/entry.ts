@@ -42,7 +42,8 @@ export function checkMeta(value: unknown): EntryMeta {
     (value.staleIfErrorUntil === null || typeof value.staleIfErrorUntil === 'number') &&
     typeof value.staleWhileRevalidateUntil === 'number' &&
     typeof value.mustRevalidate === 'boolean' &&
-    typeof value.size === 'number'
+    typeof value.size === 'number' &&
+    (value.parts === undefined || isObject(value.parts))
   if (!ok) throw new CorruptEntryError('entry metadata is missing fields')
   return value as unknown as EntryMeta
 }
