@@ -294,3 +294,52 @@ describe.each<FrontName>(['fetch', 'request'])('parts through %s', (name) => {
     expect(origin.count('/file')).toBe(2)
   })
 })
+
+describe('kept parts and the rest of the cache', () => {
+  function fetcher() {
+    const f = createCachedFetch({ backend: 'sqlite', name: join(tmp.dir, 'i.sqlite') })
+    open.push({ send: () => Promise.reject(new Error('unused')), close: () => f.cache.close() })
+    const get = async (headers: Record<string, string> = {}, init: RequestInit = {}) => {
+      const res = await f(`${origin.url}/file`, { headers, ...init })
+      const body = Buffer.from(await res.arrayBuffer())
+      await f.cache.flush()
+      return body
+    }
+    return { f, get }
+  }
+
+  it('are no stored response: entries(), get() and stats() leave them out', async () => {
+    const { f, get } = fetcher()
+    await get({ range: 'bytes=0-499' })
+    const metas = []
+    for await (const m of f.cache.entries()) metas.push(m)
+    expect(metas).toEqual([])
+    expect(await f.cache.get(`${origin.url}/file`)).toBeUndefined()
+    expect((await f.cache.stats()).entries).toBe(0)
+  })
+
+  it('delete() by URL removes them: a range inside them goes to the origin again', async () => {
+    const { f, get } = fetcher()
+    await get({ range: 'bytes=0-499' })
+    await get({ range: 'bytes=0-9' })
+    expect(origin.count('/file')).toBe(1)
+    await f.cache.delete({ urls: [`${origin.url}/file`] })
+    await get({ range: 'bytes=0-9' })
+    expect(origin.count('/file')).toBe(2)
+  })
+
+  it('an unsafe method on the URL invalidates them (RFC 9111 §4.4)', async () => {
+    const { get } = fetcher()
+    origin.route('/file', (req, res) => {
+      if (req.method === 'POST') {
+        res.writeHead(204)
+        return void res.end()
+      }
+      return ranged(() => version)(req, res)
+    })
+    await get({ range: 'bytes=0-499' })
+    await get({}, { method: 'POST', body: 'x' })
+    await get({ range: 'bytes=0-9' })
+    expect(origin.seen.map((s) => `${s.method} ${s.headers.range ?? ''}`)).toEqual(['GET bytes=0-499', 'POST ', 'GET bytes=0-9'])
+  })
+})

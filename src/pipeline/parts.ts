@@ -45,8 +45,7 @@ async function readHeld(engine: Engine, key: string, p: Prepared): Promise<Held 
     engine.report(new BackendError(`read of ${key} failed`, error))
     return undefined
   }
-  if (!record || record.meta.status !== 206) return undefined
-  if (!selectable(record.meta, { method: p.method, url: engine.settings.keyFn ? undefined : p.url, headers: p.headers })) return undefined
+  if (!record || !selectable(record.meta, { method: p.method, url: engine.settings.keyFn ? undefined : p.url, headers: p.headers }, 'parts')) return undefined
   const segments = segmentsOf(record.meta.parts, record.body)
   return segments ? { record, segments } : undefined
 }
@@ -69,7 +68,7 @@ export async function fromParts(engine: Engine, key: string, p: Prepared): Promi
   const body = slice ? sliceHeld(held.segments, slice.start, slice.end) : undefined
   if (!slice || !body) return undefined
   const headers = { ...meta.headers, 'content-range': `bytes ${slice.start}-${slice.end}/${total}`, 'content-length': String(body.byteLength) }
-  return { record: { meta: { ...meta, headers }, body }, ttl: action.ttl, stale: action.stale }
+  return { record: { meta: { ...meta, kind: 'response', headers }, body }, ttl: action.ttl, stale: action.stale }
 }
 
 /** A part as it arrived: its range and strong ETag (decidePart), the 206's headers and body, and decideWrite's verdict. */

@@ -91,7 +91,7 @@ export class Writer {
    */
   storeParts(p: Prepared, key: string, r: Received, d: StoreDecision, parts: NonNullable<EntryMeta['parts']>): Promise<void> {
     if (!this.enabled) return Promise.resolve()
-    const meta: EntryMeta = { ...this.meta(p, r, d), key, parts }
+    const meta: EntryMeta = { ...this.meta(p, r, d), kind: 'parts', key, parts }
     return this.update({ meta, body: r.body })
   }
 
