@@ -208,6 +208,13 @@ describe.each<FrontName>(['fetch', 'request'])('parts through %s', (name) => {
     expect(origin.count('/file')).toBe(3)
   })
 
+  it('parts arriving together are both kept', async () => {
+    const c = cache(name)
+    await Promise.all([c.send('/file', { range: 'bytes=0-499' }), c.send('/file', { range: 'bytes=500-999' })])
+    expect((await c.send('/file')).body.equals(V1)).toBe(true)
+    expect(origin.count('/file')).toBe(2)
+  })
+
   it('overlapping parts combine into the exact whole', async () => {
     const c = cache(name)
     await c.send('/file', { range: 'bytes=300-599' })
@@ -341,5 +348,24 @@ describe('kept parts and the rest of the cache', () => {
     await get({}, { method: 'POST', body: 'x' })
     await get({ range: 'bytes=0-9' })
     expect(origin.seen.map((s) => `${s.method} ${s.headers.range ?? ''}`)).toEqual(['GET bytes=0-499', 'POST ', 'GET bytes=0-9'])
+  })
+})
+
+describe.each(['memory', 'filesystem'] as const)('parts on the %s backend', (backend) => {
+  it('are kept, served and combined', async () => {
+    const f = createCachedFetch({ backend, name: join(tmp.dir, 'fs') })
+    open.push({ send: () => Promise.reject(new Error('unused')), close: () => f.cache.close() })
+    const get = async (headers: Record<string, string> = {}) => {
+      const res = await f(`${origin.url}/file`, { headers })
+      const body = Buffer.from(await res.arrayBuffer())
+      await f.cache.flush()
+      return body
+    }
+    await get({ range: 'bytes=0-99' })
+    await get({ range: 'bytes=500-999' })
+    expect((await get({ range: 'bytes=600-649' })).equals(V1.subarray(600, 650))).toBe(true)
+    await get({ range: 'bytes=100-499' })
+    expect((await get()).equals(V1)).toBe(true)
+    expect(ranges()).toEqual(['bytes=0-99', 'bytes=500-999', 'bytes=100-499'])
   })
 })
