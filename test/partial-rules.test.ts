@@ -5,7 +5,6 @@
 import { describe, expect, it } from 'vitest'
 import { bodyMatches, combine, completeBody, decidePart, layoutOf, mergeSegments, parseContentRange, type Segment, segmentsOf, sliceHeld, strongEtag } from '../src/rules/partial.js'
 import { partsKeyFor } from '../src/pipeline/parts.js'
-import type { Prepared } from '../src/pipeline/prepare/prepare.js'
 
 describe('parseContentRange (RFC 9110 §14.4)', () => {
   it.each<[string | undefined, ReturnType<typeof parseContentRange>]>([
@@ -140,16 +139,16 @@ describe('segmentsOf: a stored layout is used only when it describes its body ex
 })
 
 describe('partsKeyFor: parts are kept only when the key does not depend on Range', () => {
-  const p = { key: 'k' } as Prepared
-  it.each<[string, { keyFn?: () => string; matchHeaders: boolean | string[] }, boolean]>([
+  it.each<[string, { keyFn?: () => string; matchHeaders: boolean | string[] }, boolean, string?]>([
     ['default', { matchHeaders: false }, true],
+    ['a HEAD (Range is defined for GET, RFC 9110 §14.2)', { matchHeaders: false }, false, 'HEAD'],
     ['matchHeaders listing other fields', { matchHeaders: ['accept'] }, true],
     ['matchHeaders listing range', { matchHeaders: ['range'] }, false],
     ['matchHeaders listing if-range', { matchHeaders: ['if-range'] }, false],
     ['matchHeaders: true', { matchHeaders: true }, false],
     ['a keyFn', { keyFn: () => 'x', matchHeaders: false }, false],
-  ])('%s', (_name, settings, want) => {
-    const key = partsKeyFor({ keyFn: undefined, ...settings } as Parameters<typeof partsKeyFor>[0], p)
+  ])('%s', (_name, settings, want, method = 'GET') => {
+    const key = partsKeyFor({ keyFn: undefined, ...settings } as Parameters<typeof partsKeyFor>[0], { method, key: 'k' })
     expect(key !== undefined).toBe(want)
     if (key !== undefined) expect(key).not.toBe('k')
   })

@@ -19,13 +19,14 @@ import { partsKey } from './prepare/key.js'
 import type { StoreDecision } from './store.js'
 
 /**
- * The key this request's parts are kept at, or undefined when parts are not kept for it: the
- * request's key must not depend on its Range (a keyFn, or matchHeaders taking in Range or
- * If-Range), else parts of one response would land under different keys.
+ * The key this request's parts are kept at, or undefined when parts are not kept for it: only
+ * for GET (RFC 9110 §14.2: Range is defined for GET), and only when the request's key does not
+ * depend on its Range (a keyFn, or matchHeaders taking in Range or If-Range), else parts of one
+ * response would land under different keys.
  */
-export function partsKeyFor(settings: Pick<Settings, 'keyFn' | 'matchHeaders'>, p: Prepared): string | undefined {
+export function partsKeyFor(settings: Pick<Settings, 'keyFn' | 'matchHeaders'>, p: Pick<Prepared, 'method' | 'key'>): string | undefined {
   const { matchHeaders } = settings
-  if (settings.keyFn || matchHeaders === true) return undefined
+  if (p.method !== 'GET' || settings.keyFn || matchHeaders === true) return undefined
   if (matchHeaders !== false && (matchHeaders.includes('range') || matchHeaders.includes('if-range'))) return undefined
   return partsKey(p.key)
 }
