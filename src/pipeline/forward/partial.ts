@@ -10,7 +10,7 @@
 import type { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import type { Forward } from '../../rules/cache-status.js'
-import { bodyMatches, decidePart } from '../../rules/partial.js'
+import { bodyMatches, type ContentRange, decidePart } from '../../rules/partial.js'
 import { debug } from '../../util/debug.js'
 import type { HeaderMap } from '../../backends/contract.js'
 import type { Engine } from '../engine.js'
@@ -40,7 +40,8 @@ export async function forwardRange(route: Route, fwd: Forward): Promise<void> {
 class PartStep implements Step {
   /** Set for a 200: the ordinary capture-and-store step takes the whole response. */
   private whole: CaptureStep | undefined
-  private keep: { range: Parameters<typeof bodyMatches>[0]; etag: string; decision: Extract<Decided, { action: 'store' }> } | undefined
+  /** Set for a 206 that may be kept as a part, until its body turns out not to match. */
+  private keep: { range: ContentRange; etag: string; decision: Extract<Decided, { action: 'store' }> } | undefined
   private chunks: Buffer[] = []
   private size = 0
   private statusText = ''
