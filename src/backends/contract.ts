@@ -24,8 +24,12 @@ export type HeaderMap = Record<string, string | string[]>
  */
 export interface EntryMeta {
   v: 1
-  /** `response` holds a response; `vary` is the marker at a primary key listing the Vary names. */
-  kind: 'response' | 'vary'
+  /**
+   * `response` holds a response; `vary` is the marker at a primary key listing the Vary names;
+   * `parts` holds the byte ranges kept of a response (RFC 9111 §3.3, see `parts`), at a key of
+   * its own: never a response to serve as it is.
+   */
+  kind: 'response' | 'vary' | 'parts'
   key: string
   method: string
   /** Normalised URL with ignored parameters removed: what `urls()` and invalidation match on. */
@@ -69,6 +73,11 @@ export interface EntryMeta {
    * Absent in markers written before it existed: no selection by language, exact variants only.
    */
   variants?: MarkerVariant[]
+  /**
+   * Only on a `parts` entry (206s kept under RFC 9111 §3.3): the complete length and the byte ranges `[first, last]` held, in order; the
+   * body is their bytes concatenated. Backends store it as any other field.
+   */
+  parts?: { total: number; ranges: Array<[number, number]> }
 }
 
 /** One variant a Vary marker lists (EntryMeta.variants). */

@@ -27,7 +27,7 @@ export function checkMeta(value: unknown): EntryMeta {
   if (!isObject(value)) throw new CorruptEntryError('entry metadata is not an object')
   if (value.v !== FORMAT_VERSION) throw new CorruptEntryError(`entry format ${String(value.v)} is not ${FORMAT_VERSION}`)
   const ok =
-    (value.kind === 'response' || value.kind === 'vary') &&
+    (value.kind === 'response' || value.kind === 'vary' || value.kind === 'parts') &&
     typeof value.key === 'string' &&
     typeof value.method === 'string' &&
     typeof value.url === 'string' &&
@@ -42,7 +42,8 @@ export function checkMeta(value: unknown): EntryMeta {
     (value.staleIfErrorUntil === null || typeof value.staleIfErrorUntil === 'number') &&
     typeof value.staleWhileRevalidateUntil === 'number' &&
     typeof value.mustRevalidate === 'boolean' &&
-    typeof value.size === 'number'
+    typeof value.size === 'number' &&
+    (value.parts === undefined || isObject(value.parts))
   if (!ok) throw new CorruptEntryError('entry metadata is missing fields')
   return value as unknown as EntryMeta
 }

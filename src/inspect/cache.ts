@@ -201,7 +201,8 @@ export class Cache {
     const markers: string[] = []
     const varied = new Set<string>()
     for (const [key, meta] of targets) {
-      if (meta?.kind === 'vary') markers.push(key)
+      // Markers and kept parts go too, uncounted: they are no stored response.
+      if (meta?.kind === 'vary' || meta?.kind === 'parts') markers.push(key)
       else responses.push(key)
       if (meta && meta.vary.length > 0) varied.add(meta.url)
     }
@@ -222,7 +223,7 @@ export class Cache {
     for await (const [key, meta] of this.engine.backend.entries({ urls })) {
       const id = `${meta.method} ${meta.url}`
       if (meta.kind === 'response') live.add(id)
-      else markers.set(id, [...(markers.get(id) ?? []), key])
+      else if (meta.kind === 'vary') markers.set(id, [...(markers.get(id) ?? []), key])
     }
     const orphans = [...markers].filter(([id]) => !live.has(id)).flatMap(([, keys]) => keys)
     if (orphans.length > 0) await this.engine.backend.delete(orphans)

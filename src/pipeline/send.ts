@@ -19,6 +19,7 @@ import type { CacheRecord } from '../backends/contract.js'
 import type { FlightResult } from './coordinate/flights.js'
 import type { Engine } from './engine.js'
 import { forward, type Route } from './forward/forward.js'
+import { forwardRange } from './forward/partial.js'
 import { lookup } from './lookup.js'
 import { prepare, type Scope } from './prepare/prepare.js'
 import { dispatchUrl, headerRecord, readBody } from './prepare/request.js'
@@ -52,12 +53,12 @@ export async function send(engine: Engine, next: Dispatcher.Dispatch, opts: Disp
   // 2. lookup
   const { action, record } = await lookup(engine, p)
   const route: Route = { engine, next, opts: out, p, handler }
-  // A range request (RFC 9111 §3.4): a 206 cut from a fresh stored response, else the origin
-  // answers it as asked, unstored (a part is not the whole response). only-if-cached with
-  // nothing usable stays a 504 below (RFC 9111 §5.2.1.7).
+  // A range request (RFC 9111 §3.4): a 206 cut from a fresh stored response, else from the
+  // parts kept, else the origin answers it as asked and its 206 is kept as a part (§3.3,
+  // forward/partial.ts). only-if-cached with nothing usable stays a 504 below (§5.2.1.7).
   if (p.headers.range !== undefined && action.action !== 'gateway-timeout') {
     const partial = action.action === 'serve' && record ? partialRecord(p.method, p.headers, record) : undefined
-    if (!partial || action.action !== 'serve') return void next(out, handler)
+    if (!partial || action.action !== 'serve') return forwardRange(route, 'fwd' in action ? action.fwd : action.action === 'serve' ? 'miss' : 'stale')
     return serveRecord(engine, handler, partial, { hit: true, ttl: action.ttl, key: partial.meta.key, ...(action.stale ? { detail: action.reason } : {}) }, p.method, p.host, action.stale)
   }
   // 3. respond from storage

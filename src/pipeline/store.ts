@@ -59,9 +59,8 @@ export class Writer {
     private readonly port: Port,
   ) {}
 
-  /** Store a complete response. Resolves once written, true if it was; failures are reported, never thrown. */
-  store(p: Prepared, r: Received, d: StoreDecision): Promise<boolean> {
-    if (!this.enabled) return Promise.resolve(false)
+  /** The metadata of a response stored for this request, at its entry key. */
+  private meta(p: Prepared, r: Received, d: StoreDecision): EntryMeta {
     // Credentials are kept only where Vary needs them, and then as digests (rules/credentials.ts).
     const requestHeaders = storedRequestHeaders(redactHeaders(p.headers, this.settings.ignoredHeaders), d.vary)
     const meta: EntryMeta = {
@@ -84,6 +83,23 @@ export class Writer {
       size: r.body.byteLength,
     }
     meta.deadAt = uselessAt(meta)
+    return meta
+  }
+
+  /**
+   * Keep the parts of a response (RFC 9111 §3.3) at `key` (pipeline/parts.ts): `r` is the latest
+   * 206, `body` the runs held, concatenated as `parts` lays out. Failures are reported, never thrown.
+   */
+  storeParts(p: Prepared, key: string, r: Received, d: StoreDecision, parts: NonNullable<EntryMeta['parts']>): Promise<void> {
+    if (!this.enabled) return Promise.resolve()
+    const meta: EntryMeta = { ...this.meta(p, r, d), kind: 'parts', key, parts }
+    return this.update({ meta, body: r.body })
+  }
+
+  /** Store a complete response. Resolves once written, true if it was; failures are reported, never thrown. */
+  store(p: Prepared, r: Received, d: StoreDecision): Promise<boolean> {
+    if (!this.enabled) return Promise.resolve(false)
+    const meta = this.meta(p, r, d)
     const writeMarker = async () => {
       // The marker must outlive every variant it leads to, and keeps listing the earlier variants
       // a request may be given by language (entry.ts varyMarker): read the one it replaces.

@@ -13,7 +13,8 @@ export type { AllowableCodes }
 
 /**
  * Final statuses this cache will not store even when they state their freshness: 206 (a part
- * is not the whole response, and ranges are not combined yet, §3.3) and 304 (an answer to a
+ * is not the whole response: parts are kept apart and combined into the 200 they make up,
+ * §3.3–3.4, rules/partial.ts) and 304 (an answer to a
  * condition, never a response to replay, §4.3.4).
  */
 const NEVER = new Set([206, 304])

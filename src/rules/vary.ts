@@ -98,10 +98,11 @@ export interface Wanted {
 /**
  * May this stored response answer this request? §4: the stored method and target URI must be
  * those of the request (so a key collision can never serve another request's response), and
- * §4.1: the Vary-named fields must match.
+ * §4.1: the Vary-named fields must match. `kind`: what the entry must be (the parts kept of a
+ * response are selected by the same rules, and never taken for a response).
  */
-export function selectable(meta: EntryMeta, wanted: Wanted): boolean {
-  if (meta.kind !== 'response' || meta.method !== wanted.method) return false
+export function selectable(meta: EntryMeta, wanted: Wanted, kind: 'response' | 'parts' = 'response'): boolean {
+  if (meta.kind !== kind || meta.method !== wanted.method) return false
   if (wanted.url !== undefined && meta.url !== wanted.url) return false
   return varyMatches(meta.vary, meta.requestHeaders, wanted.headers, storedValue)
 }

@@ -179,6 +179,15 @@ export function backendConformance(spec: BackendSpec): void {
         expect(marker!.body.byteLength).toBe(0)
       })
 
+      it('a parts entry comes back with its layout (RFC 9111 §3.3 parts, pipeline/parts.ts)', async () => {
+        const parts = { total: 100, ranges: [[0, 2], [50, 51]] as Array<[number, number]> }
+        await backend.set('parts', { meta: meta({ key: 'parts', kind: 'parts', status: 206, parts }), body: Buffer.from('abcxy') })
+        const got = await backend.get('parts')
+        expect(got!.meta.kind).toBe('parts')
+        expect(got!.meta.parts).toEqual(parts)
+        expect(Buffer.from(got!.body).toString()).toBe('abcxy')
+      })
+
       it.each([
         ['0 B', 0],
         ['1 KiB', 1024],

@@ -50,3 +50,12 @@ export function variantKey(primary: string, vary: readonly string[], headers: Re
   // Values as Vary compares them (rules/vary.ts), so equal values find the same variant.
   return hash([primary, vary.map((name) => [name, normalizeFieldValue(name, headers[name]) ?? null])])
 }
+
+/**
+ * Key of the parts (RFC 9111 §3.3) kept for a primary key: derived from it, so the method, URL,
+ * body, matched headers and credentials that separate responses separate parts too; the Vary
+ * fields are checked against the stored request headers, as for any stored response.
+ */
+export function partsKey(primary: string): string {
+  return hash(['parts', primary])
+}
