@@ -4,6 +4,7 @@
  *
  *   1. prepare   read the body, key the request, or let it bypass the cache   prepare/
  *   2. lookup    the stored response it may be given, and decideRead's action   lookup.ts
+ *                (a fetch fast-path miss hands its lookup on instead)            handoff.ts
  *   3. respond   a hit, a stale hit refreshed behind it, or 504 only-if-cached   respond/
  *   4. decide    who fetches a miss: lead, follow a flight, wait for a lease     coordinate/
  *   5. forward   to the origin: revalidate, stale-if-error, capture and store   forward/, store.ts
