@@ -111,6 +111,36 @@ describe('createCachedFetch hands on only to the same request', () => {
     await f.cache.close()
   })
 
+  // The handed-on "nothing stored" is not the last word: another process that stores between
+  // the fast path's lookup and this one's lease is seen (the lease grant), and its entry served.
+  it('a fetch that took the handoff still serves what another process stored before its lease', async () => {
+    origin.route('/x', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60' })
+      res.end('from origin')
+    })
+    const probe = createCachedFetch({ backend: inner, keyFn: () => 'fixed-key' })
+    await (await probe(`${origin.url}/x`)).text()
+    await probe.cache.flush()
+    await probe.cache.close()
+    const stored = (await inner.get('fixed-key'))!
+    await inner.clear()
+    const acquire = inner.leases.acquire.bind(inner.leases)
+    let planted = false
+    inner.leases.acquire = async (key, owner, ttl) => {
+      if (!planted) {
+        planted = true
+        await inner.set('fixed-key', { meta: { ...stored.meta, createdAt: Date.now() }, body: Buffer.from('from other') })
+      }
+      return acquire(key, owner, ttl)
+    }
+    const f = createCachedFetch({ backend: inner, keyFn: () => 'fixed-key' })
+    const r = await f(`${origin.url}/x`)
+    expect(planted).toBe(true)
+    expect(await r.text()).toBe('from other')
+    expect(origin.count('/x')).toBe(1)
+    await f.cache.close()
+  })
+
   it('leaves no handoff behind, taken or not', async () => {
     const f = createCachedFetch({ backend: inner })
     await Promise.all([1, 2, 3].map(async () => (await f(`${origin.url}/v`)).text()))
