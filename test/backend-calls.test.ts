@@ -1,5 +1,5 @@
 // What a request costs the backend (issue 14), counted on a real SQLiteBackend wrapped by a
-// counter: a hit writes nothing; a miss reads once (not yet: see the `fails` test below).
+// counter: a hit reads once and writes nothing; a miss reads once.
 import { join } from 'node:path'
 import { Agent, request } from 'undici'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
@@ -92,16 +92,46 @@ describe('backend calls per request', () => {
     await f.cache.close()
   })
 
-  // Issue 14 asks for one read per miss. Today createCachedFetch's miss reads three times: the
-  // fast path's lookup, the interceptor's lookup again, and the re-check after taking the lease
-  // (pipeline/leases.ts acquireFor). Marked `fails` until the engine hands its first lookup on
-  // (issue 9's restructure): when this test starts failing, make it a plain `it`.
-  it.fails('a createCachedFetch miss reads the backend once', async () => {
+  // Issue 14: one read per miss. The fast path hands its lookup on to the interceptor
+  // (pipeline/handoff.ts), and the lease says what is stored as it is taken (leases.ts).
+  it('a createCachedFetch miss reads the backend once', async () => {
     const { backend, calls } = counted(inner)
     const f = createCachedFetch({ backend })
     expect(await (await f(`${origin.url}/a`)).text()).toBe('origin body')
     await f.cache.flush()
     expect(calls.get).toBe(1)
+    expect(calls.set).toBe(1)
+    expect(origin.count('/a')).toBe(1)
     await f.cache.close()
+  })
+
+  it('a cacheInterceptor miss through request() reads the backend once', async () => {
+    const { backend, calls } = counted(inner)
+    const ic = cacheInterceptor({ backend })
+    const dispatcher = new Agent().compose(ic)
+    expect(await (await request(`${origin.url}/a`, { dispatcher })).body.text()).toBe('origin body')
+    await ic.cache.flush()
+    expect(calls.get).toBe(1)
+    expect(calls.set).toBe(1)
+    expect(origin.count('/a')).toBe(1)
+    await ic.cache.close()
+    await dispatcher.close()
+  })
+})
+
+describe("SQLite's lease grant (contract.ts LeaseGrant)", () => {
+  it('says what is stored at the key as the lease is taken, and nothing when not held', async () => {
+    expect(await inner.leases.acquire('k', 'A', 10_000)).toEqual({ held: true, storedAt: null })
+    expect(await inner.leases.acquire('k', 'B', 10_000)).toEqual({ held: false, storedAt: null })
+    await inner.leases.release('k', 'A')
+    const ic = cacheInterceptor({ backend: inner, keyFn: () => 'k' })
+    const dispatcher = new Agent().compose(ic)
+    await (await request(`${origin.url}/a`, { dispatcher })).body.text()
+    await ic.cache.flush()
+    const stored = (await inner.get('k'))!
+    expect(await inner.leases.acquire('k', 'B', 10_000)).toEqual({ held: true, storedAt: stored.meta.createdAt })
+    await inner.leases.release('k', 'B')
+    await ic.cache.close()
+    await dispatcher.close()
   })
 })

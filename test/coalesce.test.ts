@@ -140,7 +140,7 @@ describe('leases between processes (SQLite)', () => {
   it("a crashed holder's lease expires and the waiter then fetches", async () => {
     origin.route('/x', slow(0, 200, { 'cache-control': 'max-age=60' }))
     const { backend, dispatcher } = await sqliteCache({ lockTimeout: '10s' })
-    expect(await backend.leases.acquire('fixed-key', 'crashed-process', 300)).toBe(true)
+    expect(await backend.leases.acquire('fixed-key', 'crashed-process', 300)).toMatchObject({ held: true })
     const t = performance.now()
     const [r] = await many(1, dispatcher, '/x')
     expect(performance.now() - t).toBeGreaterThanOrEqual(250)
@@ -151,7 +151,7 @@ describe('leases between processes (SQLite)', () => {
   it('a waiter gives up after lockTimeout and fetches for itself', async () => {
     origin.route('/x', slow(0, 200, { 'cache-control': 'max-age=60' }))
     const { backend, dispatcher } = await sqliteCache({ lockTimeout: 0.3 })
-    expect(await backend.leases.acquire('fixed-key', 'slow-process', 60_000)).toBe(true)
+    expect(await backend.leases.acquire('fixed-key', 'slow-process', 60_000)).toMatchObject({ held: true })
     const t = performance.now()
     const [r] = await many(1, dispatcher, '/x')
     const waited = performance.now() - t
@@ -165,7 +165,7 @@ describe('leases between processes (SQLite)', () => {
     origin.route('/x', slow(0, 200, { 'cache-control': 'max-age=60' }))
     const holder = await sqliteCache({})
     const { backend } = holder
-    expect(await backend.leases.acquire('fixed-key', 'other-process', 60_000)).toBe(true)
+    expect(await backend.leases.acquire('fixed-key', 'other-process', 60_000)).toMatchObject({ held: true })
     const pending = many(1, holder.dispatcher, '/x')
     await new Promise((r) => setTimeout(r, 100))
     // The "other process" stores the response and lets go, as a holder does.

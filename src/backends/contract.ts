@@ -120,10 +120,26 @@ export interface BackendStats {
  * others wait for its entry). Both or neither: a lease that cannot be released is no lease.
  */
 export interface BackendLeases {
-  /** Take the lease on `key` for `ttlMs` if it is free or expired; true if `owner` now holds it. */
-  acquire(key: string, owner: string, ttlMs: number): Promise<boolean>
+  /**
+   * Take the lease on `key` for `ttlMs` if it is free or expired; true if `owner` now holds it.
+   * A backend that can also say, in the same step, what is stored at `key` returns a
+   * LeaseGrant: the engine then skips the read it would make to see whether the previous
+   * holder stored the entry between its lookup and its lease.
+   */
+  acquire(key: string, owner: string, ttlMs: number): Promise<boolean | LeaseGrant>
   /** Give it back, only if `owner` still holds it. */
   release(key: string, owner: string): Promise<void>
+}
+
+/** A lease taken together with a look at the entry it is for. */
+export interface LeaseGrant {
+  /** True if `owner` now holds the lease. */
+  held: boolean
+  /**
+   * `meta.createdAt` of the record stored at `key` when the lease was taken, null if none:
+   * read after taking it (a holder writes, then releases), as `get(key)` would have seen it.
+   */
+  storedAt: number | null
 }
 
 /** Capability: give free space back to the file system (SQLite VACUUM, cacache GC, …). */

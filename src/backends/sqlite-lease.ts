@@ -3,13 +3,17 @@
  * two processes can never both hold it. An expired row (a crashed holder) is taken over.
  */
 import type Database from 'better-sqlite3'
+import type { LeaseGrant } from './contract.js'
 import { FORMAT_VERSION } from './entry.js'
+import { TABLE as RESPONSES } from './sqlite-schema.js'
 
 const TABLE = `leases_v${FORMAT_VERSION}`
 
 export class SQLiteLeases {
   private readonly take: Database.Statement<[string, string, number, number]>
   private readonly give: Database.Statement<[string, string]>
+  private readonly peek: Database.Statement<[string], number>
+  private readonly takeAndPeek: (key: string, owner: string, ttlMs: number) => LeaseGrant
 
   constructor(db: Database.Database) {
     db.exec(`CREATE TABLE IF NOT EXISTS ${TABLE} (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`)
@@ -20,11 +24,20 @@ export class SQLiteLeases {
        WHERE ${TABLE}.expires_at <= ? OR ${TABLE}.owner = excluded.owner`,
     )
     this.give = db.prepare(`DELETE FROM ${TABLE} WHERE key = ? AND owner = ?`)
+    this.peek = db.prepare<[string], number>(`SELECT created_at FROM ${RESPONSES} WHERE key = ?`).pluck(true)
+    // One transaction: the entry is read as the lease is taken, so the engine need not read it
+    // again to learn whether the previous holder stored it (contract.ts LeaseGrant).
+    this.takeAndPeek = db.transaction((key: string, owner: string, ttlMs: number): LeaseGrant => {
+      const now = Date.now()
+      if (this.take.run(key, owner, now + ttlMs, now).changes !== 1) return { held: false, storedAt: null }
+      return { held: true, storedAt: this.peek.get(key) ?? null }
+    })
   }
 
-  acquire(key: string, owner: string, ttlMs: number): boolean {
-    const now = Date.now()
-    return this.take.run(key, owner, now + ttlMs, now).changes === 1
+  /** `damaged`: a key whose row get() refuses to read; stored or not, it reads as nothing. */
+  acquire(key: string, owner: string, ttlMs: number, damaged: boolean): LeaseGrant {
+    const grant = this.takeAndPeek(key, owner, ttlMs)
+    return damaged ? { held: grant.held, storedAt: null } : grant
   }
 
   release(key: string, owner: string): void {

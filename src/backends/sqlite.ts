@@ -112,7 +112,7 @@ export class SQLiteBackend implements Backend {
     if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new ConfigError(`SQLiteBackend readOnly: expected a boolean; got ${show(o.readOnly)}`)
     this.readOnly = o.readOnly === true
     this.leases = {
-      acquire: async (key, owner, ttlMs) => this.readOnly || this.leaseRows().acquire(key, owner, ttlMs),
+      acquire: async (key, owner, ttlMs) => this.readOnly || this.leaseRows().acquire(key, owner, ttlMs, this.damaged.has(key)),
       release: async (key, owner) => void (this.readOnly || this.leaseRows().release(key, owner)),
     }
     this.db = openDatabase(this.path, busyTimeout, this.readOnly)

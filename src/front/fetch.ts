@@ -10,6 +10,7 @@ import { createEngine } from '../pipeline/create.js'
 import type { ReadModes } from '../rules/decide-read.js'
 import { fastPathMayServe, fastPathMayTry } from '../rules/fast-path.js'
 import type { Engine } from '../pipeline/engine.js'
+import type { Handoff } from '../pipeline/handoff.js'
 import { lookup } from '../pipeline/lookup.js'
 import { prepare } from '../pipeline/prepare/prepare.js'
 import { ConfigError, show } from '../util/errors.js'
@@ -121,7 +122,11 @@ function isEmpty(scope: Scope): boolean {
   return scope.disabled === undefined && scope.modes === undefined && (scope.options === undefined || Object.keys(scope.options).length === 0)
 }
 
-async function fastHit(engine: Engine, input: string | URL | Request, init: RequestInit, scope: Scope | undefined): Promise<Response | undefined> {
+/**
+ * A fresh hit answered here, or undefined; a miss's lookup is left on the engine's handoffs
+ * for the dispatch that follows (pipeline/handoff.ts), and `onMiss` told of it to withdraw.
+ */
+async function fastHit(engine: Engine, input: string | URL | Request, init: RequestInit, scope: Scope | undefined, onMiss: (h: Handoff) => void): Promise<Response | undefined> {
   const method = (init.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
   const hasBody = init.body != null || (input instanceof Request && input.body !== null)
   if (!fastPathMayTry({ method, hasBody, aborted: init.signal?.aborted === true })) return undefined
@@ -129,8 +134,14 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   if (href === undefined) return undefined
   const prepared = prepare(engine, { method, url: href, headers: fetchHeaders(href.startsWith('https:'), input, init), body: undefined }, scope)
   if ('bypass' in prepared) return undefined
-  const { action, record } = await lookup(engine, prepared)
-  if (!record || !fastPathMayServe(action, record.meta.status, prepared.headers.range !== undefined)) return undefined
+  const found = await lookup(engine, prepared)
+  const { action, record } = found
+  if (!record) {
+    const handoff = engine.handoffs.offer(prepared, scope, found)
+    if (handoff) onMiss(handoff)
+    return undefined
+  }
+  if ( !fastPathMayServe(action, record.meta.status, prepared.headers.range !== undefined)) return undefined
   const now = engine.now()
   const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record.meta.key, ...(action.stale ? { detail: action.reason } : {}) })
   const response = responseFrom(record, status, href, method, now)
@@ -159,8 +170,9 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher | (() => Dispatc
     const { scope, rest } = splitInit(input, init)
     const outer = currentScope()
     const merged = outer === undefined && isEmpty(scope) ? undefined : mergeScopes(outer, scope)
+    let handoff: Handoff | undefined
     if (!merged?.disabled) {
-      const hit = await fastHit(engine, input, rest, merged)
+      const hit = await fastHit(engine, input, rest, merged, (h) => (handoff = h))
       if (hit) return hit
     }
     // A caller's own dispatcher keeps working, with the cache composed onto it.
@@ -171,7 +183,13 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher | (() => Dispatc
       composed.set(own, via)
     } else via = viaCache()
     const forward = () => base(input, { ...rest, dispatcher: via } as unknown as RequestInit)
-    return merged === undefined ? forward() : runInScope(merged, forward)
+    if (handoff === undefined) return merged === undefined ? forward() : runInScope(merged, forward)
+    // Its dispatch took the handoff (or never came: an abort, a caller's dispatcher elsewhere).
+    try {
+      return await (merged === undefined ? forward() : runInScope(merged, forward))
+    } finally {
+      engine.handoffs.withdraw(handoff)
+    }
   }
   return Object.assign(cachedFetch, { cache: new Cache(engine) })
 }

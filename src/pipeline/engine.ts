@@ -11,6 +11,7 @@ import type { Settings } from '../config/options.js'
 import type { Backend } from '../backends/contract.js'
 import { Coordinator } from './coordinate/coordinator.js'
 import type { Keyed, Prepared } from './prepare/prepare.js'
+import { Handoffs } from './handoff.js'
 import { EngineStats } from './stats.js'
 import { noteStored } from './stored-times.js'
 import { type Decided, entryKey, writeDecision, Writer } from './store.js'
@@ -24,6 +25,8 @@ export class Engine {
   readonly coordinator: Coordinator
   /** Keys by request (prepare/prepare.ts): hashing and URL normalisation run once per URL. */
   readonly keys = new Memo<string, Keyed>(4096)
+  /** createCachedFetch's fast-path misses, for the dispatch that follows to reuse (handoff.ts). */
+  readonly handoffs = new Handoffs()
   private readonly pending = new Set<Promise<unknown>>()
   private readonly closers: Array<() => unknown> = []
   private closed = false

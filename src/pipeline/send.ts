@@ -4,6 +4,7 @@
  *
  *   1. prepare   read the body, key the request, or let it bypass the cache   prepare/
  *   2. lookup    the stored response it may be given, and decideRead's action   lookup.ts
+ *                (a fetch fast-path miss hands its lookup on instead)            handoff.ts
  *   3. respond   a hit, a stale hit refreshed behind it, or 504 only-if-cached   respond/
  *   4. decide    who fetches a miss: lead, follow a flight, wait for a lease     coordinate/
  *   5. forward   to the origin: revalidate, stale-if-error, capture and store   forward/, store.ts
@@ -34,11 +35,17 @@ const SILENT: Dispatcher.DispatchHandler = {
   onResponseError() {},
 }
 
+/** A request as dispatched: its first look, which may reuse the fast path's lookup (handoff.ts). */
+export function send(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: Scope | undefined): Promise<void> {
+  return look(engine, next, opts, handler, method, scope, undefined, true)
+}
+
 /**
  * `collapsed` is set when this request waited for another one (a flight or a lease) and now
- * looks again: it is then answered from what that one stored, or fetched alone.
+ * looks again: it is then answered from what that one stored, or fetched alone. Only the
+ * first look (`first`) may take a handed-on lookup: a look again must read what was stored.
  */
-export async function send(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: Scope | undefined, collapsed?: Forward): Promise<void> {
+async function look(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: Scope | undefined, collapsed: Forward | undefined, first: boolean): Promise<void> {
   // 1. prepare
   const read = await readBody(opts.body)
   if (!read.ok) return void next(opts, handler)
@@ -51,7 +58,7 @@ export async function send(engine: Engine, next: Dispatcher.Dispatch, opts: Disp
     return void next(out, handler)
   }
   // 2. lookup
-  const { action, record } = await lookup(engine, p)
+  const { action, record } = (first ? engine.handoffs.take(p, scope) : undefined) ?? (await lookup(engine, p))
   const route: Route = { engine, next, opts: out, p, handler }
   // A range request (RFC 9111 §3.4): a 206 cut from a fresh stored response, else from the
   // parts kept, else the origin answers it as asked and its 206 is kept as a part (§3.3,
@@ -95,9 +102,9 @@ async function miss(route: Route, action: Extract<ReadAction, { action: 'revalid
   if (collapsed !== undefined || asksForOrigin(cc, pragmaNoCache, p.modes)) return forward(route, { record, revalidating, fwd, flight: undefined })
   // 4. decide
   const turn = await engine.coordinator.turn(p, record?.meta.createdAt)
-  if (turn.role === 'stored') return send(engine, route.next, route.opts, route.handler, p.method, scope, fwd)
+  if (turn.role === 'stored') return look(engine, route.next, route.opts, route.handler, p.method, scope, fwd, false)
   // Joined while the entry was only being written: a stored response, so a hit.
-  if (turn.role === 'follow' && turn.late && turn.result.kind === 'stored') return send(engine, route.next, route.opts, route.handler, p.method, scope)
+  if (turn.role === 'follow' && turn.late && turn.result.kind === 'stored') return look(engine, route.next, route.opts, route.handler, p.method, scope, undefined, false)
   if (turn.role === 'follow') return follow(route, record, scope, fwd, turn.result)
   // 5. forward
   try {
@@ -115,7 +122,7 @@ function follow(route: Route, record: CacheRecord | undefined, scope: Scope | un
   switch (result.kind) {
     case 'stored':
       // Look again: the entry (or this request's Vary variant, or nothing) is now in the store.
-      return send(engine, route.next, route.opts, handler, p.method, scope, fwd)
+      return look(engine, route.next, route.opts, handler, p.method, scope, fwd, false)
     case 'response': {
       // RFC 9111 §4.1: an unstorable response is shared only where its Vary fields match.
       if (!mayShareUnstored(result.response.headers, result.requestHeaders, p.headers)) return alone()

@@ -36,23 +36,36 @@ export class Leases {
 
   /** Try to become the one process fetching `key`. A backend fault fails open: fetch. */
   async acquire(key: string): Promise<boolean> {
+    return (await this.take(key)).held
+  }
+
+  /**
+   * The lease, and what is stored at `key` if the backend said so as it granted it
+   * (contract.ts LeaseGrant); `storedAt` undefined: not said. A fault fails open, unsaid.
+   */
+  private async take(key: string): Promise<{ held: boolean; storedAt?: number | null }> {
     try {
       const got = await this.leases.acquire(key, this.owner, this.ttlMs)
-      if (got) this.held.add(key)
-      return got
+      const grant = typeof got === 'boolean' ? { held: got } : got
+      if (grant.held) this.held.add(key)
+      return grant
     } catch (error) {
       this.port.report(new BackendError(`lease of ${key} failed`, error))
-      return true
+      return { held: true }
     }
   }
 
   /**
    * Take the lease for a miss, then look again: the holder before us may have stored the entry
    * between our lookup and our lease (it writes, then releases). 'stored' means: read it.
+   * A backend whose grant says what is stored (SQLite reads it in the lease's transaction)
+   * spares that read; a lease cannot tell otherwise, since a released lease leaves no trace.
    */
   async acquireFor(w: Want, seenCreatedAt: number | undefined): Promise<'acquired' | 'stored' | 'busy'> {
-    if (!(await this.acquire(w.key))) return 'busy'
-    if (await this.changed(w.key, seenCreatedAt)) {
+    const grant = await this.take(w.key)
+    if (!grant.held) return 'busy'
+    const storedAt = grant.storedAt !== undefined ? grant.storedAt : await this.storedAt(w.key)
+    if (storedAt !== null && storedAt !== seenCreatedAt) {
       this.release(w.key)
       return 'stored'
     }
@@ -80,7 +93,8 @@ export class Leases {
     while (performance.now() < deadline) {
       await sleep(delay)
       delay = Math.min(delay * 1.5, 200)
-      if (await this.changed(w.key, seenCreatedAt)) {
+      const storedAt = await this.storedAt(w.key)
+      if (storedAt !== null && storedAt !== seenCreatedAt) {
         debug('%s %s: stored by another process', w.method, w.url)
         return 'stored'
       }
@@ -91,9 +105,12 @@ export class Leases {
     return 'timeout'
   }
 
-  /** Has another writer stored something at `key` since our lookup saw `seenCreatedAt`? */
-  private async changed(key: string, seenCreatedAt: number | undefined): Promise<boolean> {
+  /**
+   * When the record at `key` was stored (null: none, or unreadable), to compare with the
+   * `seenCreatedAt` of our lookup: another writer stored something since if they differ.
+   */
+  private async storedAt(key: string): Promise<number | null> {
     const record = await this.backend.get(key).catch(() => undefined)
-    return record !== undefined && record.meta.createdAt !== seenCreatedAt
+    return record?.meta.createdAt ?? null
   }
 }
