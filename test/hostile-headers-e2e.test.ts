@@ -1,0 +1,153 @@
+/**
+ * Hostile headers end to end (issue 11): a real origin on 127.0.0.1 answers with generated
+ * Cache-Control, Expires, Date, Age, Vary, ETag and Last-Modified values (test/helpers/hostile.ts)
+ * and a body unique to each request; createCachedFetch with a real SQLite file asks twice, the
+ * faked clock moved in between. For every case: no throw, no unhandled rejection, the caller's
+ * bytes are what the origin sent for that request, or for the first one when reuse was allowed —
+ * by the independent oracle (a hit without the origin), by a 304 to a conditional request, or by
+ * a stale window the response itself granted (RFC 5861). So a no-store or Vary `*` response is
+ * never served from the cache, no-cache never without a conditional request, a Vary mismatch
+ * never, and a response the oracle says is stale never as a plain hit.
+ * Seeded and capped; the pure-rule properties are in test/hostile-headers.test.ts.
+ */
+import type { ServerResponse } from 'node:http'
+import { join } from 'node:path'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createCachedFetch } from '../src/index.js'
+import { allowedFreshness, directivesOf, forbidsStore, type Hostile, headersOf, hostile, saysNoCache } from './helpers/hostile.js'
+import { type Origin, type SeenRequest, startOrigin } from './helpers/origin.js'
+import { tempDir } from './helpers/tmp.js'
+
+const NOW = Date.UTC(2026, 5, 15, 12)
+const SEED = 20261202
+/** Statuses that carry a body and are not followed as redirects by fetch. */
+const STATUSES = [200, 203, 404, 410, 500]
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/
+
+interface Case {
+  h: Hostile
+  /** Seconds between the two requests. */
+  later: number
+  /** The request's X-V value, first and second request (a Vary on x-v tells them apart). */
+  xv: [string, string]
+}
+
+const cases: fc.Arbitrary<Case> = fc.record({
+  h: hostile(NOW, STATUSES),
+  later: fc.oneof(fc.constantFrom(0, 1, 59, 60, 61, 3600, 86400), fc.integer({ min: 0, max: 10 ** 6 })),
+  xv: fc.tuple(fc.constantFrom('a', 'b'), fc.constantFrom('a', 'b')),
+})
+
+/** Vary as the oracle reads it (RFC 9110 §12.5.5): field names, or `bad` for `*` / not a list of names. */
+function varyOf(h: Hostile): { names: string[]; bad: boolean } {
+  const names = (h.vary ?? '').split(',').map((s) => s.trim().toLowerCase()).filter((s) => s !== '')
+  return { names, bad: names.some((n) => n === '*' || !TOKEN.test(n)) }
+}
+
+/** What the origin answered to each request of one case. */
+interface Answer {
+  status: number
+  body: string
+  conditional: boolean
+}
+
+let origin: Origin
+let tmp: ReturnType<typeof tempDir>
+let cachedFetch: ReturnType<typeof createCachedFetch>
+let n = 0
+const rejections: unknown[] = []
+const onRejection = (reason: unknown) => void rejections.push(reason)
+
+beforeAll(async () => {
+  process.on('unhandledRejection', onRejection)
+  vi.useFakeTimers({ toFake: ['Date'] })
+  origin = await startOrigin()
+  tmp = tempDir('fetchcache-hostile-')
+  cachedFetch = createCachedFetch({ backend: 'sqlite', name: join(tmp.dir, 'hostile') })
+})
+
+afterAll(async () => {
+  await cachedFetch.cache.close()
+  await origin.close()
+  tmp.cleanup()
+  vi.useRealTimers()
+  process.off('unhandledRejection', onRejection)
+})
+
+/** The origin for one case: the generated headers, a 304 to an If-None-Match naming its ETag. */
+function route(path: string, h: Hostile, answers: Answer[]): void {
+  origin.route(path, (req: SeenRequest, res: ServerResponse) => {
+    // Node would add a Date from the real clock; the case's own Date, or none, is what is tested.
+    res.sendDate = false
+    const inm = req.headers['if-none-match']
+    const conditional = inm !== undefined || req.headers['if-modified-since'] !== undefined
+    if (h.etag !== undefined && inm !== undefined && inm.split(',').map((s) => s.trim()).includes(h.etag.trim())) {
+      answers.push({ status: 304, body: '', conditional })
+      res.writeHead(304, headersOf(h))
+      res.end()
+      return
+    }
+    const body = `${path} answer ${answers.length + 1}`
+    answers.push({ status: h.status, body, conditional })
+    res.writeHead(h.status, { ...headersOf(h), 'content-type': 'text/plain' })
+    res.end(body)
+  })
+}
+
+async function get(path: string, xv: string): Promise<{ body: string; status: number; cs: string }> {
+  const res = await cachedFetch(origin.url + path, { headers: { 'x-v': xv } })
+  const body = await res.text()
+  await cachedFetch.cache.flush()
+  return { body, status: res.status, cs: res.headers.get('cache-status') ?? '' }
+}
+
+describe('hostile headers end to end (createCachedFetch, SQLite, real origin)', () => {
+  it('two requests per case: the right bytes, and no reuse RFC 9111 forbids', async () => {
+    await fc.assert(
+      fc.asyncProperty(cases, async ({ h, later, xv }) => {
+        const path = `/h${n++}`
+        const answers: Answer[] = []
+        route(path, h, answers)
+        vi.setSystemTime(NOW)
+        const first = await get(path, xv[0])
+        expect(answers).toHaveLength(1)
+        expect(first.body).toBe(answers[0]!.body)
+        vi.setSystemTime(NOW + later * 1000)
+        const second = await get(path, xv[1])
+        const asked = answers.length - 1
+        const reused = second.body === first.body
+        if (!reused) {
+          // Not the stored bytes: then exactly what the origin sent for this request.
+          expect(asked).toBe(1)
+          expect(second.body).toBe(answers[1]!.body)
+          return
+        }
+        const cc = directivesOf(h.cacheControl)
+        const vary = varyOf(h)
+        // §5.2.2.5 / §4.1: never stored, so never reused by any path.
+        expect(forbidsStore(h), 'no-store response served from the cache').toBe(false)
+        expect(vary.bad, 'Vary * / malformed served from the cache').toBe(false)
+        if (asked === 0) {
+          // A hit without the origin: storable, same variant, not no-cache, fresh per the oracle.
+          expect(vary.names.includes('x-v') && xv[0] !== xv[1], 'Vary mismatch served').toBe(false)
+          expect(saysNoCache(h), 'no-cache served without a conditional request').toBe(false)
+          const allowed = allowedFreshness(h, NOW)
+          if (allowed !== undefined) expect(later, `stale (fresh for ${allowed}s) served as a hit: ${second.cs}`).toBeLessThan(allowed)
+          expect(second.cs).toMatch(/; hit/)
+          return
+        }
+        // The origin was asked and the old bytes served: a 304 to our conditional request
+        // (§4.3.4), or a stale window the response granted (RFC 5861 §3, §4), never a plain hit.
+        const last = answers[answers.length - 1]!
+        const notModified = last.status === 304 && last.conditional
+        const swr = !saysNoCache(h) && !cc.has('must-revalidate') && cc.has('stale-while-revalidate')
+        const sie = !saysNoCache(h) && !cc.has('must-revalidate') && cc.has('stale-if-error') && last.status >= 500
+        expect(notModified || swr || sie, `old bytes after the origin answered ${last.status}: ${second.cs}`).toBe(true)
+        if (!notModified) expect(second.cs).toMatch(/detail=|fwd=stale/)
+      }),
+      { seed: SEED, numRuns: 120 },
+    )
+    expect(rejections).toEqual([])
+  }, 30_000)
+})
