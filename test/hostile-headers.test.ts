@@ -18,7 +18,7 @@ import { notModifiedMatches, validatorHeaders } from '../src/rules/policy.js'
 import { selectable, varyMatches, varyNames } from '../src/rules/vary.js'
 import { resolveSettings } from '../src/config/options.js'
 import type { EntryMeta } from '../src/backends/contract.js'
-import { allowedFreshness, cacheControl, dateValue, directivesOf, etag, forbidsStore, type Hostile, headerJunk, headersOf, hostile, ownFreshness, vary } from './helpers/hostile.js'
+import { allowedFreshness, cacheControl, dateValue, directivesOf, etag, forbidsStore, forms, type Hostile, headerJunk, headersOf, hostile, ownFreshness, vary } from './helpers/hostile.js'
 
 const NOW = Date.UTC(2026, 5, 15, 12)
 const SEED = 20261202
@@ -46,6 +46,14 @@ describe('hostile headers: pure rules never throw', () => {
   it('parseHttpDate reads a generated date as the instant it was built from, and an invalid one as nothing', () => {
     fc.assert(fc.property(dateValue(NOW, 20000), (d) => {
       expect(parseHttpDate(d.text, NOW)).toBe(d.ms)
+    }), { seed: SEED, numRuns: 2000 })
+  })
+
+  it('parseHttpDate reads any four-digit year (RFC 9110 §5.6.7 year = 4DIGIT), 0000 to 9999', () => {
+    const any = fc.date({ min: new Date('0000-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59Z'), noInvalidDate: true })
+    fc.assert(fc.property(any, fc.constantFrom('imf', 'asctime') as fc.Arbitrary<'imf' | 'asctime'>, (d, form) => {
+      const ms = Math.floor(d.getTime() / 1000) * 1000
+      expect(parseHttpDate(forms(ms)[form], NOW)).toBe(ms)
     }), { seed: SEED, numRuns: 2000 })
   })
 

@@ -20,14 +20,14 @@ export interface DateValue {
   ms: number | undefined
 }
 
-function forms(ms: number): { imf: string; rfc850: string; asctime: string } {
+export function forms(ms: number): { imf: string; rfc850: string; asctime: string } {
   const d = new Date(ms)
   const [day, mon, y] = [d.getUTCDate(), MONTHS[d.getUTCMonth()]!, d.getUTCFullYear()]
   const time = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`
   return {
-    imf: `${DAYS[d.getUTCDay()]}, ${pad(day)} ${mon} ${y} ${time} GMT`,
+    imf: `${DAYS[d.getUTCDay()]}, ${pad(day)} ${mon} ${pad(y, 4)} ${time} GMT`,
     rfc850: `${LONG_DAYS[d.getUTCDay()]}, ${pad(day)}-${mon}-${pad(y % 100)} ${time} GMT`,
-    asctime: `${DAYS[d.getUTCDay()]} ${mon} ${pad(day, 2, ' ')} ${time} ${y}`,
+    asctime: `${DAYS[d.getUTCDay()]} ${mon} ${pad(day, 2, ' ')} ${time} ${pad(y, 4)}`,
   }
 }
 
