@@ -106,7 +106,7 @@ export const cacheControl: fc.Arbitrary<string> = fc
 
 /** Vary values: valid lists, `*`, and malformed ones (`a b`, `a;b`). */
 export const vary: fc.Arbitrary<string> = fc.oneof(
-  fc.array(fc.constantFrom('accept', 'Accept-Language', 'x-v', 'X-Other', 'user-agent'), { minLength: 1, maxLength: 3 }).map((a) => a.join(', ')),
+  fc.array(fc.constantFrom('accept', 'Accept-Language', 'x-v', 'X-V', 'X-Other', 'user-agent'), { minLength: 1, maxLength: 3 }).map((a) => a.join(', ')),
   fc.constantFrom('*', 'x-v, *', 'accept language', 'x-v;q=1', 'x-v x-other', ', ,', '"x-v"', 'x-v,', 'x-v/1'),
 )
 
