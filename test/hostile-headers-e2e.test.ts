@@ -110,6 +110,21 @@ function route(path: string, h: Hostile, split: boolean, answers: Answer[]): voi
   })
 }
 
+/**
+ * A hit without the origin, `later` seconds after the response was received at `receivedAt`:
+ * storable, same variant, not no-cache (§5.2.2.4), fresh per the oracle (§4.2).
+ */
+function expectHitAllowed(h: Hostile, receivedAt: number, later: number, xv: [string, string], cs: string): void {
+  const vary = varyOf(h)
+  expect(forbidsStore(h), 'no-store response served from the cache').toBe(false)
+  expect(vary.bad, 'Vary * / malformed served from the cache').toBe(false)
+  expect(vary.names.includes('x-v') && xv[0] !== xv[1], 'Vary mismatch served').toBe(false)
+  expect(saysNoCache(h), 'no-cache served without a conditional request').toBe(false)
+  const allowed = allowedFreshness(h, receivedAt)
+  if (allowed !== undefined) expect(later, `stale (fresh for ${allowed}s) served as a hit: ${cs}`).toBeLessThan(allowed)
+  expect(cs).toMatch(/; hit/)
+}
+
 type Front = 'createCachedFetch' | 'cacheInterceptor'
 
 /** One request through a front; the interceptor sees the field lines as arrays, fetch joined. */
@@ -152,15 +167,7 @@ describe.each(['createCachedFetch', 'cacheInterceptor'] as const)('hostile heade
         // §5.2.2.5 / §4.1: never stored, so never reused by any path.
         expect(forbidsStore(h), 'no-store response served from the cache').toBe(false)
         expect(vary.bad, 'Vary * / malformed served from the cache').toBe(false)
-        if (asked === 0) {
-          // A hit without the origin: storable, same variant, not no-cache, fresh per the oracle.
-          expect(vary.names.includes('x-v') && xv[0] !== xv[1], 'Vary mismatch served').toBe(false)
-          expect(saysNoCache(h), 'no-cache served without a conditional request').toBe(false)
-          const allowed = allowedFreshness(h, NOW)
-          if (allowed !== undefined) expect(later, `stale (fresh for ${allowed}s) served as a hit: ${second.cs}`).toBeLessThan(allowed)
-          expect(second.cs).toMatch(/; hit/)
-          return
-        }
+        if (asked === 0) return expectHitAllowed(h, NOW, later, xv, second.cs)
         // The origin was asked and the old bytes served: a 304 to our conditional request
         // (§4.3.4), or a stale window the response granted (RFC 5861 §3, §4), never a plain hit.
         const last = answers[answers.length - 1]!
@@ -171,6 +178,55 @@ describe.each(['createCachedFetch', 'cacheInterceptor'] as const)('hostile heade
         if (!notModified) expect(second.cs).toMatch(/detail=|fwd=stale/)
       }),
       { seed: SEED, numRuns: 100 },
+    )
+    expect(rejections).toEqual([])
+  }, 30_000)
+})
+
+/** The stored response's fields with each field the 304 carries replacing its own (RFC 9111 §3.2). */
+function merged(base: Hostile, h: Hostile): Hostile {
+  const out: Hostile = { ...base }
+  for (const [k, v] of Object.entries(h) as Array<[keyof Hostile, never]>) if (v !== undefined && k !== 'status') out[k] = v
+  return out
+}
+
+describe.each(['createCachedFetch', 'cacheInterceptor'] as const)('hostile 304 fields end to end (%s)', (front) => {
+  // A stored response that is stale at once and has an ETag: the next request revalidates, and
+  // the origin's 304 carries the generated fields. A third request may be a hit only if the
+  // stored response, updated with those fields (§4.3.4), allows it.
+  const base: Hostile = { status: 200, cacheControl: 'max-age=0', pragma: undefined, expires: undefined, date: undefined, lastModified: undefined, age: undefined, vary: undefined, etag: '"v"' }
+  it('a hit after a 304 is allowed by the updated response: no-store, Vary, no-cache, freshness', async () => {
+    const case304 = fc.record({ h: hostile(NOW, [200]), later: fc.constantFrom(0, 1, 60, 3600, 10 ** 6), xv: fc.tuple(fc.constantFrom('a', 'b'), fc.constantFrom('a', 'b')) })
+    await fc.assert(
+      fc.asyncProperty(case304, async ({ h, later, xv }) => {
+        const path = `/m${n++}`
+        const answers: string[] = []
+        const h304 = { ...headersOf(h), etag: '"v"' }
+        origin.route(path, (req, res) => {
+          res.sendDate = false
+          if (req.headers['if-none-match'] === '"v"') {
+            answers.push('304')
+            res.writeHead(304, h304)
+            return void res.end()
+          }
+          answers.push(`${path} answer ${answers.length + 1}`)
+          res.writeHead(200, headersOf(base))
+          res.end(answers[answers.length - 1])
+        })
+        vi.setSystemTime(NOW - 1000)
+        const first = await get(front, path, xv[0])
+        vi.setSystemTime(NOW)
+        const second = await get(front, path, xv[0])
+        expect(second.body).toBe(first.body)
+        const asked = answers.length
+        vi.setSystemTime(NOW + later * 1000)
+        const third = await get(front, path, xv[1])
+        if (answers.length === asked) {
+          expect(third.body).toBe(first.body)
+          expectHitAllowed(merged(base, { ...h, etag: '"v"' }), NOW, later, xv, third.cs)
+        } else expect([first.body, answers[answers.length - 1]]).toContain(third.body)
+      }),
+      { seed: SEED, numRuns: 60 },
     )
     expect(rejections).toEqual([])
   }, 30_000)
