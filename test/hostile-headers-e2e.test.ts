@@ -231,3 +231,34 @@ describe.each(['createCachedFetch', 'cacheInterceptor'] as const)('hostile 304 f
     expect(rejections).toEqual([])
   }, 30_000)
 })
+
+describe.each(['createCachedFetch', 'cacheInterceptor'] as const)('hostile headers, concurrent requests (%s)', (front) => {
+  // Two requests at once, different X-V: one may wait for the other's response (collapsing,
+  // RFC 9111 §4) and get it only if the response's Vary does not tell the two apart (§4.1).
+  it('a collapsed request never gets a response its Vary does not select', async () => {
+    const concurrent = fc.record({ h: hostile(NOW, STATUSES), xv: fc.tuple(fc.constantFrom('a', 'b'), fc.constantFrom('a', 'b')) })
+    await fc.assert(
+      fc.asyncProperty(concurrent, async ({ h, xv }) => {
+        const path = `/c${n++}`
+        let count = 0
+        origin.route(path, (req, res) => {
+          res.sendDate = false
+          const body = `${path} answer ${++count} for x-v=${String(req.headers['x-v'])}`
+          setTimeout(() => {
+            res.writeHead(h.status, headersOf(h))
+            res.end(body)
+          }, 15)
+        })
+        vi.setSystemTime(NOW)
+        const got = await Promise.all(xv.map((v) => get(front, path, v)))
+        const vary = varyOf(h)
+        got.forEach((g, i) => {
+          const servedFor = /x-v=(\w+)$/.exec(g.body)?.[1]
+          if (servedFor !== xv[i]) expect(vary.bad || vary.names.includes('x-v'), `x-v=${xv[i]} got ${g.body} (${g.cs})`).toBe(false)
+        })
+      }),
+      { seed: SEED, numRuns: 40 },
+    )
+    expect(rejections).toEqual([])
+  }, 30_000)
+})
