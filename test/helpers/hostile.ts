@@ -182,12 +182,8 @@ function delta(v: string | true | undefined): number | undefined {
   return Math.min(Number(m[1]), 2 ** 31)
 }
 
-/**
- * The most freshness (seconds, Age already taken off) RFC 9111 allows this response, or
- * undefined when the oracle does not model the case (a heuristic: §4.2.2 leaves its size to the
- * cache). 0 means stale on arrival.
- */
-export function allowedFreshness(h: Hostile, receivedAt: number): number | undefined {
+/** The most freshness (seconds, Age already taken off) this response may have; 0: stale on arrival. */
+export function allowedFreshness(h: Hostile, receivedAt: number): number {
   // §5.2.2.4 no-cache and §5.4 Pragma: never fresh without revalidation.
   return saysNoCache(h) ? 0 : ownFreshness(h, receivedAt)
 }
@@ -197,8 +193,11 @@ export function saysNoCache(h: Hostile): boolean {
   return directivesOf(h.cacheControl).has('no-cache') || (h.cacheControl === undefined && /no-cache/i.test(h.pragma ?? ''))
 }
 
-/** The freshness the response's own max-age / Expires / Age give it (§4.2.1), no-cache aside. */
-export function ownFreshness(h: Hostile, receivedAt: number): number | undefined {
+/** RFC 9110 §15.1: the status codes heuristically cacheable by default. */
+const HEURISTIC = new Set([200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414, 501])
+
+/** The freshness the response's own max-age / Expires / Age / Last-Modified give it (§4.2), no-cache aside. */
+export function ownFreshness(h: Hostile, receivedAt: number): number {
   const cc = directivesOf(h.cacheControl)
   const ageValue = h.age !== undefined && /^\d+$/.test(h.age.trim()) ? Math.min(Number(h.age.trim()), 2 ** 31) : 0
   let lifetime: number
@@ -208,8 +207,11 @@ export function ownFreshness(h: Hostile, receivedAt: number): number | undefined
     if (h.expires.ms === undefined) lifetime = 0
     else lifetime = Math.max(0, (h.expires.ms - (h.date?.ms ?? receivedAt)) / 1000)
   } else {
-    if (h.lastModified?.ms === undefined) return 0 // §4.2.2: no valid Last-Modified, no heuristic
-    return undefined
+    // §4.2.2: a heuristic only for a heuristically cacheable status (RFC 9110 §15.1) or `public`,
+    // only from a valid Last-Modified, and at most the "typical" 10% of the time since it, the
+    // fraction the README promises.
+    if (h.lastModified?.ms === undefined || (!HEURISTIC.has(h.status) && !cc.has('public'))) return 0
+    lifetime = Math.max(0, ((h.date?.ms ?? receivedAt) - h.lastModified.ms) / 1000) * 0.1
   }
   return Math.max(0, lifetime - ageValue)
 }
