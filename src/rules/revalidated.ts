@@ -14,7 +14,7 @@ export type Revalidated =
   | { action: 'retry' }
   /** The merged entry is served and written back (freshness recomputed). */
   | { action: 'update'; meta: EntryMeta }
-  /** Served once; the new fields forbid storing it (e.g. no-store), so the stored one goes. */
+  /** Served once; the new fields forbid storing it (e.g. no-store) or change its Vary, so the stored one goes. */
   | { action: 'drop'; meta: EntryMeta }
   /** Served once; the cache may not write (readOnly), so the stored one stays as it was. */
   | { action: 'serve-only'; meta: EntryMeta }
