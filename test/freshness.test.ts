@@ -37,6 +37,9 @@ describe('parseHttpDate (RFC 9110 §5.6.7)', () => {
     ['', undefined],
     ['2026-06-15T13:00:00Z', undefined],
     ['1781528400', undefined],
+    // year = 4DIGIT: years 0000-0099 are those years, not 1900-1999 (found by test/hostile-headers.test.ts).
+    ['Mon, 01 Jan 0001 00:00:00 GMT', -62135596800000],
+    ['Thu Dec 31 23:59:59 0099', -59011459201000],
   ]
   it.each(rows)('%j → %s', (value, want) => {
     expect(parseHttpDate(value, NOW)).toBe(want)
@@ -74,6 +77,8 @@ const rows: Row[] = [
   { name: 'Expires in RFC 850 format', headers: (n) => ({ expires: 'Monday, 15-Jun-26 13:00:00 GMT', date: imf(n) }), fresh: (Date.UTC(2026, 5, 15, 13) - NOW) / 1000 },
   { name: 'Expires in asctime format', headers: (n) => ({ expires: 'Mon Jun 15 13:00:00 2026', date: imf(n) }), fresh: (Date.UTC(2026, 5, 15, 13) - NOW) / 1000 },
   // §4.2.2 / RFC 9110 §6.6.1: an invalid Date is ignored (the time of receipt stands in).
+  // Years 0000-0099 once read as 1900-1999: an Expires in year 99 after a Date of 1970 was 29 years fresh.
+  { name: 'Expires in year 0099, Date in 1970', headers: () => ({ date: 'Thu, 01 Jan 1970 00:00:00 GMT', expires: 'Thu, 31 Dec 0099 23:59:59 GMT' }), fresh: 0 },
   { name: 'Date: 0 with a valid Expires an hour ahead', headers: (n) => ({ date: '0', expires: imf(n + H) }), fresh: 3600 },
   // §4.2.2: an invalid Last-Modified gives no heuristic freshness.
   { name: 'Last-Modified: 0', headers: () => ({ 'last-modified': '0' }), fresh: 0 },

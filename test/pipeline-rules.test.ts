@@ -59,6 +59,8 @@ describe('decideRevalidated (RFC 9111 §4.3.4)', () => {
     ['matching 304: update freshness, keep framing', { etag: '"a"', 'content-length': '0', 'cache-control': 'max-age=120' }, store, true, 'update', NOW + 120_000],
     ['matching 304 whose fields forbid storing: drop', { etag: '"a"', 'cache-control': 'no-store' }, skip, true, 'drop', NOW],
     ['matching 304 on a cache that may not write: serve once, keep the stored one', { etag: '"a"' }, skip, false, 'serve-only', NOW],
+    // §4.1: the entry was keyed and selected by its old Vary (found by test/hostile-headers-e2e.test.ts).
+    ['matching 304 that adds a Vary: serve once, drop', { etag: '"a"', vary: 'x-v' }, { ...store, vary: ['x-v'] }, true, 'drop', NOW],
   ])('%s', (_name, notModified, decision, writable, action, expiresAt) => {
     const r = decideRevalidated({ stored: stored, notModified, decide: () => decision, writable, now: NOW })
     expect(r.action).toBe(action)
@@ -66,6 +68,13 @@ describe('decideRevalidated (RFC 9111 §4.3.4)', () => {
     expect(r.meta.expiresAt).toBe(expiresAt)
     expect(r.meta.createdAt).toBe(NOW)
     expect(r.meta.headers['content-length']).toBe('5')
+  })
+  it('§4.1 a matching 304 that changes the Vary drops the entry; the same Vary updates it', () => {
+    const variant = meta({ headers: { etag: '"a"', vary: 'x-v' }, vary: ['x-v'], requestHeaders: { 'x-v': '1' } })
+    const changed = decideRevalidated({ stored: variant, notModified: { etag: '"a"', vary: 'accept' }, decide: () => ({ ...store, vary: ['accept'] }), writable: true, now: NOW })
+    expect(changed.action).toBe('drop')
+    const same = decideRevalidated({ stored: variant, notModified: { etag: '"a"', vary: 'X-V' }, decide: () => ({ ...store, vary: ['x-v'] }), writable: true, now: NOW })
+    expect(same.action).toBe('update')
   })
 })
 

@@ -23,7 +23,11 @@ function build(year: number, month: string, day: number, h: string, m: string, s
   const [hh, mm, ss] = [Number(h), Number(m), Number(s)]
   // RFC 9110 §5.6.7: hour 00-23, minute 00-59, second 00-60 (leap second).
   if (hh > 23 || mm > 59 || ss > 60 || day < 1) return undefined
-  const ms = Date.UTC(year, mon, day, hh, mm, Math.min(ss, 59))
+  // year = 4DIGIT, so 0000-0099 are those years: Date.UTC reads 0-99 as 1900-1999, which once
+  // made `Expires: Thu, 31 Dec 0099 …` after `Date: … 1970` 29 years fresh. setUTCFullYear does not.
+  const d = new Date(0)
+  d.setUTCFullYear(year, mon, day)
+  const ms = d.setUTCHours(hh, mm, Math.min(ss, 59), 0)
   // Day 31 of a 30-day month would roll into the next month: not a date.
   if (new Date(ms).getUTCDate() !== day) return undefined
   return ms

@@ -14,7 +14,7 @@ export type Revalidated =
   | { action: 'retry' }
   /** The merged entry is served and written back (freshness recomputed). */
   | { action: 'update'; meta: EntryMeta }
-  /** Served once; the new fields forbid storing it (e.g. no-store), so the stored one goes. */
+  /** Served once; the new fields forbid storing it (e.g. no-store) or change its Vary, so the stored one goes. */
   | { action: 'drop'; meta: EntryMeta }
   /** Served once; the cache may not write (readOnly), so the stored one stays as it was. */
   | { action: 'serve-only'; meta: EntryMeta }
@@ -35,7 +35,11 @@ export function decideRevalidated({ stored, notModified, decide, writable, now }
   // §3.2: each field of the 304 replaces the stored one, framing and hop-by-hop fields excepted.
   const headers = mergeHeaders(stored.headers, notModified)
   const d = decide(headers)
-  if (d.action !== 'store') {
+  // §4.1: the entry was keyed and selected by the Vary it was stored with (its kept request
+  // fields are those that Vary names); a 304 that adds or changes Vary would leave it answering
+  // requests the new Vary tells apart. It is served to this request, whose conditional the
+  // origin just answered, and dropped: the next response is stored under its own Vary.
+  if (d.action !== 'store' || [...d.vary].sort().join() !== [...stored.vary].sort().join()) {
     // Freshness is not recomputed for a response that will not be stored: it is served this
     // once, as just validated, and is stale for anyone after.
     const meta = { ...stored, headers, createdAt: now, initialAge: 0, expiresAt: now }
