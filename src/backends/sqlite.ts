@@ -17,7 +17,7 @@
 import type Database from 'better-sqlite3'
 import { decodeMeta, decodeMetaCached, encodeMeta } from './entry.js'
 import { BackendError, ConfigError, CorruptEntryError, show } from '../util/errors.js'
-import type { Backend, BackendLeases, BackendMaintenance, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
+import type { Backend, BackendLeases, BackendMaintenance, BackendPruning, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { SQLiteLeases } from './sqlite-lease.js'
 import { checkOptions, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
 import { TouchBuffer } from './touches.js'
@@ -76,6 +76,7 @@ export class SQLiteBackend implements Backend {
     touch: Database.Statement<[number, string, number]>
     totals: Database.Statement<[], [number, number]>
     deleteDead: Database.Statement<[number, string]>
+    prune: Database.Statement<[number, number]>
     leastRecent: Database.Statement<[string], [number, number]>
     deleteId: Database.Statement<[number]>
   }
@@ -94,6 +95,8 @@ export class SQLiteBackend implements Backend {
   readonly readOnly: boolean
   /** Capability: VACUUM. */
   readonly maintenance: BackendMaintenance = { vacuum: () => this.vacuum() }
+  /** Capability: entries of no use removed in bounded batches (pipeline/prune.ts). */
+  readonly pruning: BackendPruning = { prune: async (now, limit) => this.prune(now, limit) }
   private readonly writeTx: Database.Transaction<(key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => void>
 
   constructor(options: SQLiteBackendOptions = {}) {
@@ -155,6 +158,8 @@ export class SQLiteBackend implements Backend {
       touch: this.db.prepare(`UPDATE ${TABLE} SET accessed_at = ? WHERE key = ? AND accessed_at < ?`),
       totals: this.db.prepare<[], [number, number]>(`SELECT entries, bytes FROM ${TOTALS} WHERE id = 0`).raw(true),
       deleteDead: this.db.prepare(`DELETE FROM ${TABLE} WHERE dead_at <= ? AND key <> ?`),
+      // A range of the dead_at index, so a run costs what it removes, not the size of the table.
+      prune: this.db.prepare(`DELETE FROM ${TABLE} WHERE id IN (SELECT id FROM ${TABLE} WHERE dead_at <= ? ORDER BY dead_at LIMIT ?)`),
       leastRecent: this.db.prepare<[string], [number, number]>(`SELECT id, weight FROM ${TABLE} WHERE key <> ? ORDER BY accessed_at, id`).raw(true),
       deleteId: this.db.prepare(`DELETE FROM ${TABLE} WHERE id = ?`),
     }
@@ -363,6 +368,15 @@ export class SQLiteBackend implements Backend {
     this.flushTouches()
     this.db.exec('VACUUM')
     this.db.pragma('wal_checkpoint(TRUNCATE)')
+  }
+
+  /** Up to `limit` entries of no use, in one statement; read-only, nothing (this process may not write). */
+  private prune(now: number, limit: number): number {
+    this.open()
+    if (this.readOnly) return 0
+    const n = this.stmt.prune.run(now, limit).changes
+    if (n > 0) this.shrink()
+    return n
   }
 
   private leaseRows(): SQLiteLeases {

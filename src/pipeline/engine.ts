@@ -12,6 +12,7 @@ import type { Backend } from '../backends/contract.js'
 import { Coordinator } from './coordinate/coordinator.js'
 import type { Keyed, Prepared } from './prepare/prepare.js'
 import { EngineStats } from './stats.js'
+import { Pruner } from './prune.js'
 import { noteStored } from './stored-times.js'
 import { type Decided, entryKey, writeDecision, Writer } from './store.js'
 import type { HeaderMap } from '../backends/contract.js'
@@ -24,6 +25,8 @@ export class Engine {
   readonly coordinator: Coordinator
   /** Keys by request (prepare/prepare.ts): hashing and URL normalisation run once per URL. */
   readonly keys = new Memo<string, Keyed>(4096)
+  /** Removes entries of no use in the background (prune.ts); never for a read-only cache. */
+  readonly pruner: Pruner
   private readonly pending = new Set<Promise<unknown>>()
   private readonly closers: Array<() => unknown> = []
   private closed = false
@@ -36,6 +39,7 @@ export class Engine {
     const port = { report: (e: unknown) => this.report(e), track: <T>(p: Promise<T>) => this.track(p) }
     this.writer = new Writer(backend, settings, writesAllowed(settings), this.stats, port)
     this.coordinator = new Coordinator(backend, settings.lockTimeout * 1000, port)
+    this.pruner = new Pruner(backend, writesAllowed(settings) ? settings.pruneInterval : 0, () => this.now(), port.report)
   }
 
   now(): number {
@@ -87,6 +91,7 @@ export class Engine {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.pruner.stop()
     await this.flush()
     // Requests still under way write nothing now (decide), so their leases can go: no other
     // process waits them out.
