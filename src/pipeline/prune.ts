@@ -105,6 +105,11 @@ export class Pruner {
     return removed
   }
 
+  /** Resolves when no background run is under way (for tests and close()). */
+  async idle(): Promise<void> {
+    await this.running
+  }
+
   state(): PruneState {
     return { interval: this.started ? this.interval : 0, lastRunAt: this.lastRunAt, lastRemoved: this.lastRemoved, removed: this.removed }
   }
@@ -113,6 +118,6 @@ export class Pruner {
   async stop(): Promise<void> {
     this.stopped = true
     clearTimeout(this.timer)
-    await this.running
+    await this.idle()
   }
 }
