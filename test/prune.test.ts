@@ -3,6 +3,7 @@
 // read-only, disabled and inspection caches prune nothing; a failing prune never fails a request.
 // The clock (Date and setTimeout) is faked: no test sleeps.
 import { join } from 'node:path'
+import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { type Backend, BackendError, type Cache, type CacheRecord, createCachedFetch, type EntryMeta, FileBackend, MemoryBackend, openCache, SQLiteBackend } from '../src/index.js'
 import { PRUNE_MAX_PER_RUN } from '../src/pipeline/prune.js'
@@ -133,6 +134,23 @@ describe('bounded work per run', () => {
   })
 })
 
+describe('SQLite locked by another process', () => {
+  it('a prune does not wait for the lock (it would hold up requests on this thread): nothing now, all at the next run', async () => {
+    const path = join(tmp.dir, 'c.sqlite')
+    await seed(new SQLiteBackend({ path }))
+    const b = new SQLiteBackend({ path, busyTimeout: 5000 })
+    open.push(b)
+    const other = new Database(path)
+    other.exec('BEGIN IMMEDIATE')
+    const started = performance.now()
+    expect(await b.pruning.prune(T0, 10)).toBe(0)
+    expect(performance.now() - started).toBeLessThan(1000)
+    other.exec('ROLLBACK')
+    other.close()
+    expect(await b.pruning.prune(T0, 10)).toBe(3)
+  })
+})
+
 describe('a failing prune', () => {
   let origin: Origin
   beforeEach(async () => {
@@ -165,7 +183,9 @@ describe('a failing prune', () => {
     const f = createCachedFetch({ backend, onError: (e) => errors.push(e) })
     await pass(f.cache, 100)
     expect(calls).toBe(1)
-    expect(errors).toEqual([expect.objectContaining({ message: 'prune: disk on fire' })])
+    expect(errors).toHaveLength(1)
+    expect(errors[0]).toBeInstanceOf(BackendError)
+    expect(errors[0]).toMatchObject({ message: 'prune failed: prune: disk on fire', cause: expect.objectContaining({ message: 'prune: disk on fire' }) })
 
     expect(await (await f(`${origin.url}/a`)).text()).toBe('origin body')
     await f.cache.flush()

@@ -95,7 +95,7 @@ export class SQLiteBackend implements Backend {
   readonly readOnly: boolean
   /** Capability: VACUUM. */
   readonly maintenance: BackendMaintenance = { vacuum: () => this.vacuum() }
-  /** Capability: entries of no use removed in bounded batches (pipeline/prune.ts). */
+  /** Capability: up to `limit` entries of no use, one statement on the dead_at index (a run costs what it removes); read-only or locked by another process, none. */
   readonly pruning: BackendPruning = { prune: async (now, limit) => this.prune(now, limit) }
   private readonly writeTx: Database.Transaction<(key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => void>
 
@@ -158,7 +158,6 @@ export class SQLiteBackend implements Backend {
       touch: this.db.prepare(`UPDATE ${TABLE} SET accessed_at = ? WHERE key = ? AND accessed_at < ?`),
       totals: this.db.prepare<[], [number, number]>(`SELECT entries, bytes FROM ${TOTALS} WHERE id = 0`).raw(true),
       deleteDead: this.db.prepare(`DELETE FROM ${TABLE} WHERE dead_at <= ? AND key <> ?`),
-      // A range of the dead_at index, so a run costs what it removes, not the size of the table.
       prune: this.db.prepare(`DELETE FROM ${TABLE} WHERE id IN (SELECT id FROM ${TABLE} WHERE dead_at <= ? ORDER BY dead_at LIMIT ?)`),
       leastRecent: this.db.prepare<[string], [number, number]>(`SELECT id, weight FROM ${TABLE} WHERE key <> ? ORDER BY accessed_at, id`).raw(true),
       deleteId: this.db.prepare(`DELETE FROM ${TABLE} WHERE id = ?`),
@@ -214,7 +213,6 @@ export class SQLiteBackend implements Backend {
     this.writeTx.immediate(key, m, meta, weight, body)
   }
 
-
   private over(): [number, number] | undefined {
     const { maxEntries, maxSize } = this.limits
     if (maxEntries === Infinity && maxSize === Infinity) return undefined
@@ -250,11 +248,21 @@ export class SQLiteBackend implements Backend {
   flushTouches(): void {
     if (!this.db.open || this.touches.size === 0) return
     if (this.db.inTransaction) return this.touches.flushSync()
-    this.db.pragma('busy_timeout = 0')
     try {
-      this.touches.flushSync()
+      this.noWait(() => this.touches.flushSync(), undefined)
     } catch {
       // Locked: they stay pending for the next flush.
+    }
+  }
+
+  /** Write without waiting for another process's lock (better-sqlite3 waits on this thread, holding up requests); locked: `locked`. */
+  private noWait<T>(write: () => T, locked: T): T {
+    this.db.pragma('busy_timeout = 0')
+    try {
+      return write()
+    } catch (error) {
+      if (sqliteCode(error) === 'SQLITE_BUSY') return locked
+      throw error
     } finally {
       this.db.pragma(`busy_timeout = ${this.busyTimeout}`)
     }
@@ -370,11 +378,9 @@ export class SQLiteBackend implements Backend {
     this.db.pragma('wal_checkpoint(TRUNCATE)')
   }
 
-  /** Up to `limit` entries of no use, in one statement; read-only, nothing (this process may not write). */
   private prune(now: number, limit: number): number {
     this.open()
-    if (this.readOnly) return 0
-    const n = this.stmt.prune.run(now, limit).changes
+    const n = this.readOnly ? 0 : this.noWait(() => this.stmt.prune.run(now, limit).changes, 0)
     if (n > 0) this.shrink()
     return n
   }

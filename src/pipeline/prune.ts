@@ -12,6 +12,7 @@
  *   change what they look at. `Cache.prune()` runs one on demand.
  */
 import type { Backend } from '../backends/contract.js'
+import { BackendError } from '../util/errors.js'
 
 /** Entries removed per backend call: one short statement, or a few file removals. */
 export const PRUNE_BATCH = 250
@@ -80,7 +81,7 @@ export class Pruner {
   }
 
   /**
-   * Remove entries of no use now, up to `max`, in batches; rejects with the backend's error.
+   * Remove entries of no use now, up to `max`, in batches; rejects with a BackendError.
    * Resolves 0 for a backend without the capability.
    */
   async prune(max: number): Promise<number> {
@@ -90,7 +91,12 @@ export class Pruner {
     try {
       while (!this.stopped && removed < max) {
         const limit = Math.min(PRUNE_BATCH, max - removed)
-        const n = await pruning.prune(this.now(), limit)
+        let n: number
+        try {
+          n = await pruning.prune(this.now(), limit)
+        } catch (error) {
+          throw new BackendError(`prune failed: ${error instanceof Error ? error.message : String(error)}`, error)
+        }
         // A store that answers nonsense is not asked again in this run.
         if (typeof n !== 'number' || !(n > 0)) break
         removed += n
