@@ -209,7 +209,7 @@ export class FileBackend implements Backend {
    */
   private async prune(now: number, limit: number): Promise<number> {
     let n = 0
-    for (const k of await this.eviction.deadKeys(now, limit)) {
+    await eachLimit(await this.eviction.deadKeys(now, limit), async (k) => {
       const removal = (this.writing.get(k) ?? Promise.resolve()).catch(() => {}).then(async () => {
         const entry = await cc.info(this.path, k)
         if (!entry) return this.eviction.forget(k)
@@ -229,7 +229,7 @@ export class FileBackend implements Backend {
       } finally {
         if (this.writing.get(k) === removal) this.writing.delete(k)
       }
-    }
+    })
     return n
   }
 
