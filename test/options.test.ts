@@ -59,6 +59,13 @@ describe('resolveSettings: invalid values', () => {
     ['maxEntrySize negative', { maxEntrySize: -1 }, /^maxEntrySize: .*got -1$/],
     ['maxEntrySize fractional', { maxEntrySize: 1.5 }, /^maxEntrySize: .*got 1.5$/],
     ['maxEntrySize string', { maxEntrySize: '10' }, /^maxEntrySize: .*got '10'$/],
+    ['pruneInterval prose', { pruneInterval: 'hourly' }, /^pruneInterval: expected seconds or a duration like '1h'; got 'hourly'$/],
+    ['pruneInterval negative', { pruneInterval: -60 }, /^pruneInterval: .*got -60$/],
+    ['pruneInterval under a second', { pruneInterval: '500ms' }, /^pruneInterval: expected false or a duration of at least 1 s like '1h'; got '500ms'$/],
+    ['pruneInterval true', { pruneInterval: true }, /^pruneInterval: expected false or a duration of at least 1 s like '1h'; got true$/],
+    ['pruneInterval Infinity', { pruneInterval: Infinity }, /^pruneInterval: .*got Infinity$/],
+    ['pruneInterval NEVER_EXPIRE', { pruneInterval: NEVER_EXPIRE }, /^pruneInterval: .*got 'NEVER_EXPIRE'$/],
+    ['backend with a pruning capability lacking prune()', { backend: { get() {}, set() {}, delete() {}, deleteMatching() {}, entries() {}, stats() {}, clear() {}, close() {}, pruning: {} } }, /^backend\.pruning: expected \{ prune\(now, limit\) \}; got \{\}$/],
   ])('%s', (_name, options, message) => {
     expect(settingsOf(options)).toThrow(ConfigError)
     expect(settingsOf(options)).toThrow(message)
@@ -94,6 +101,7 @@ describe('resolveSettings: values', () => {
       onlyIfCached: false,
       readOnly: false,
       maxEntrySize: DEFAULT_MAX_ENTRY_SIZE,
+      pruneInterval: 3600,
     })
     expect([...s.allowableMethods]).toEqual(['GET', 'HEAD'])
     expect(s.allowableCodes).toBe('rfc')
@@ -120,6 +128,11 @@ describe('resolveSettings: values', () => {
     ['staleIfError duration', { staleIfError: '5m' }, { staleIfError: 300 }],
     ['staleWhileRevalidate NEVER_EXPIRE → Infinity', { staleWhileRevalidate: NEVER_EXPIRE }, { staleWhileRevalidate: Infinity }],
     ['maxEntrySize 0', { maxEntrySize: 0 }, { maxEntrySize: 0 }],
+    ['pruneInterval false → off', { pruneInterval: false }, { pruneInterval: 0 }],
+    ['pruneInterval 0 → off', { pruneInterval: 0 }, { pruneInterval: 0 }],
+    ['pruneInterval duration', { pruneInterval: '30m' }, { pruneInterval: 1800 }],
+    ['pruneInterval seconds', { pruneInterval: 60 }, { pruneInterval: 60 }],
+    ['pruneInterval seconds as text', { pruneInterval: '90' }, { pruneInterval: 90 }],
   ])('%s', (_name, options, want) => {
     expect(resolveSettings(options)).toMatchObject(want)
   })

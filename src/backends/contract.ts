@@ -147,6 +147,21 @@ export interface BackendMaintenance {
   vacuum(): Promise<void>
 }
 
+/**
+ * Capability: remove entries of no use (`deadAt` at or before `now`) in bounded batches, for the
+ * engine's background pruning (pipeline/prune.ts) and `Cache.prune()`. A hit never calls it.
+ * SQLite (one indexed DELETE on `dead_at`), FileBackend (its eviction index), MemoryBackend and
+ * TieredBackend (both tiers) offer it. RedisBackend and MemcachedBackend need none: they expire
+ * every entry natively at its `deadAt` (PEXPIREAT, TTL).
+ */
+export interface BackendPruning {
+  /**
+   * Remove up to `limit` entries whose `deadAt` is not null and at or before `now` (ms), and
+   * nothing else; resolves to how many went. Fewer than `limit` means none are left.
+   */
+  prune(now: number, limit: number): Promise<number>
+}
+
 /** The storage contract: small, dumb, always async. Backends know no HTTP rules. */
 export interface Backend {
   /** The record at `key`, or undefined. A record that does not decode rejects with CorruptEntryError. */
@@ -168,6 +183,8 @@ export interface Backend {
   readonly leases?: BackendLeases | undefined
   /** Optional capability: space reclamation, reached through `Cache.vacuum()`. */
   readonly maintenance?: BackendMaintenance | undefined
+  /** Optional capability: removal of entries of no use, run in the background by the engine. */
+  readonly pruning?: BackendPruning | undefined
   /**
    * `false` for a store that cannot enumerate its keys (Memcached): `entries`, `stats` and the
    * `deleteMatching` filters it cannot answer (Memcached answers `urls` alone, resolving 0 as
@@ -195,6 +212,10 @@ export function checkBackend(value: unknown, where = 'backend'): Backend {
   const maintenance = b.maintenance as Record<string, unknown> | undefined
   if (maintenance !== undefined && (typeof maintenance !== 'object' || maintenance === null || typeof maintenance.vacuum !== 'function')) {
     throw new ConfigError(`${where}.maintenance: expected { vacuum() }; got ${show(maintenance)}`)
+  }
+  const pruning = b.pruning as Record<string, unknown> | undefined
+  if (pruning !== undefined && (typeof pruning !== 'object' || pruning === null || typeof pruning.prune !== 'function')) {
+    throw new ConfigError(`${where}.pruning: expected { prune(now, limit) }; got ${show(pruning)}`)
   }
   if (b.listing !== undefined && typeof b.listing !== 'boolean') throw new ConfigError(`${where}.listing: expected a boolean; got ${show(b.listing)}`)
   return value as Backend

@@ -175,6 +175,25 @@ export class FileEviction {
     }
   }
 
+  /**
+   * Up to `limit` index keys of entries of no use at `now` (and broken ones), for pruning. Free
+   * while the view is fresh and nothing in it has died yet (`nextDeath`); else it is scanned.
+   */
+  async deadKeys(now: number, limit: number): Promise<string[]> {
+    if (this.view && !this.stale(this.view) && this.view.nextDeath > now) return []
+    const view = this.view && !this.stale(this.view) ? this.view : await this.scan()
+    const keys: string[] = []
+    let next = Infinity
+    for (const [k, item] of view.order) {
+      if (item.deadAt === null) continue
+      if (item.deadAt <= now && keys.length < limit) keys.push(k)
+      else next = Math.min(next, item.deadAt)
+    }
+    // The keys found stay in the view until removed (forget()); their deadAt counts meanwhile.
+    view.nextDeath = keys.length > 0 ? Math.min(next, now) : next
+    return keys
+  }
+
   private async evictKey(k: string): Promise<void> {
     // Look again: another process may have replaced or removed it since the scan.
     const entry = await cc.info(this.path, k)

@@ -21,12 +21,12 @@ import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import { checkMeta } from './entry.js'
 import { BackendError, ConfigError, CorruptEntryError, show } from '../util/errors.js'
-import type { Backend, BackendLeases, BackendMaintenance, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
+import type { Backend, BackendLeases, BackendMaintenance, BackendPruning, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { cc, eachLimit, errorCode, type IndexEntry, PREFIX, SALT, salt, walk } from './file-cacache.js'
 import { FileEviction, type Touch } from './file-eviction.js'
 import { FileLeases } from './file-lease.js'
 import { matchesFilter } from './filter.js'
-import { checkOptions, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits, weigh } from './limits.js'
+import { checkOptions, fits, isDead, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits, weigh } from './limits.js'
 import { TouchBuffer } from './touches.js'
 
 export interface FileBackendOptions {
@@ -61,6 +61,8 @@ export class FileBackend implements Backend {
   }
   /** Capability: cacache garbage collection. */
   readonly maintenance: BackendMaintenance = { vacuum: () => this.vacuum() }
+  /** Capability: entries of no use removed, found through the eviction index (no body read). */
+  readonly pruning: BackendPruning = { prune: (now, limit) => this.run(() => this.prune(now, limit)) }
 
   constructor(options: FileBackendOptions = {}) {
     const o = checkOptions(options, ['path', 'touchInterval', ...LIMIT_OPTIONS], 'FileBackend')
@@ -200,6 +202,36 @@ export class FileBackend implements Backend {
     this.eviction.forget(entry.key)
   }
 
+
+  /**
+   * Each one is looked at again (another process may have replaced it since the scan) and
+   * removed in line with this process's writes of its key, so a write under way is never lost.
+   */
+  private async prune(now: number, limit: number): Promise<number> {
+    let n = 0
+    await eachLimit(await this.eviction.deadKeys(now, limit), async (k) => {
+      const removal = (this.writing.get(k) ?? Promise.resolve()).catch(() => {}).then(async () => {
+        const entry = await cc.info(this.path, k)
+        if (!entry) return this.eviction.forget(k)
+        let dead = true
+        try {
+          dead = isDead(checkMeta(entry.metadata), now)
+        } catch {
+          // Undecodable: of no use to anyone either.
+        }
+        if (!dead) return
+        await this.remove(entry)
+        n++
+      })
+      this.writing.set(k, removal)
+      try {
+        await removal
+      } finally {
+        if (this.writing.get(k) === removal) this.writing.delete(k)
+      }
+    })
+    return n
+  }
 
   delete(keys: readonly string[]): Promise<number> {
     return this.run(() => this.deleteKeys(keys))

@@ -1,6 +1,6 @@
 /** MemoryBackend: a Map in LRU order, bounded by entry count and bytes. */
 import { BackendError } from '../util/errors.js'
-import type { Backend, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
+import type { Backend, BackendPruning, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { matchesFilter } from './filter.js'
 import { checkOptions, fits, isDead, LIMIT_OPTIONS, type Limits, positive, resolveLimits, weigh } from './limits.js'
 
@@ -25,6 +25,19 @@ export class MemoryBackend implements Backend {
   private closed = false
   private readonly limits: Limits
   private readonly maxAgeMs: number
+
+  /** Capability: entries of no use dropped without waiting for the caps to push them out. */
+  readonly pruning: BackendPruning = {
+    prune: async (now, limit) => {
+      this.open()
+      let n = 0
+      for (const [key, { record }] of this.map) {
+        if (n >= limit) break
+        if (isDead(record.meta, now) && this.remove(key)) n++
+      }
+      return n
+    },
+  }
 
   constructor(options: MemoryBackendOptions = {}) {
     const o = checkOptions(options, [...LIMIT_OPTIONS, 'maxAgeMs'], 'MemoryBackend')

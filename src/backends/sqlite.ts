@@ -17,7 +17,7 @@
 import type Database from 'better-sqlite3'
 import { decodeMeta, decodeMetaCached, encodeMeta } from './entry.js'
 import { BackendError, ConfigError, CorruptEntryError, show } from '../util/errors.js'
-import type { Backend, BackendLeases, BackendMaintenance, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
+import type { Backend, BackendLeases, BackendMaintenance, BackendPruning, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { SQLiteLeases } from './sqlite-lease.js'
 import { checkOptions, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
 import { TouchBuffer } from './touches.js'
@@ -76,6 +76,7 @@ export class SQLiteBackend implements Backend {
     touch: Database.Statement<[number, string, number]>
     totals: Database.Statement<[], [number, number]>
     deleteDead: Database.Statement<[number, string]>
+    prune: Database.Statement<[number, number]>
     leastRecent: Database.Statement<[string], [number, number]>
     deleteId: Database.Statement<[number]>
   }
@@ -94,6 +95,8 @@ export class SQLiteBackend implements Backend {
   readonly readOnly: boolean
   /** Capability: VACUUM. */
   readonly maintenance: BackendMaintenance = { vacuum: () => this.vacuum() }
+  /** Capability: up to `limit` entries of no use, one statement on the dead_at index (a run costs what it removes); read-only or locked by another process, none. */
+  readonly pruning: BackendPruning = { prune: async (now, limit) => this.prune(now, limit) }
   private readonly writeTx: Database.Transaction<(key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => void>
 
   constructor(options: SQLiteBackendOptions = {}) {
@@ -155,6 +158,7 @@ export class SQLiteBackend implements Backend {
       touch: this.db.prepare(`UPDATE ${TABLE} SET accessed_at = ? WHERE key = ? AND accessed_at < ?`),
       totals: this.db.prepare<[], [number, number]>(`SELECT entries, bytes FROM ${TOTALS} WHERE id = 0`).raw(true),
       deleteDead: this.db.prepare(`DELETE FROM ${TABLE} WHERE dead_at <= ? AND key <> ?`),
+      prune: this.db.prepare(`DELETE FROM ${TABLE} WHERE id IN (SELECT id FROM ${TABLE} WHERE dead_at <= ? ORDER BY dead_at LIMIT ?)`),
       leastRecent: this.db.prepare<[string], [number, number]>(`SELECT id, weight FROM ${TABLE} WHERE key <> ? ORDER BY accessed_at, id`).raw(true),
       deleteId: this.db.prepare(`DELETE FROM ${TABLE} WHERE id = ?`),
     }
@@ -209,7 +213,6 @@ export class SQLiteBackend implements Backend {
     this.writeTx.immediate(key, m, meta, weight, body)
   }
 
-
   private over(): [number, number] | undefined {
     const { maxEntries, maxSize } = this.limits
     if (maxEntries === Infinity && maxSize === Infinity) return undefined
@@ -245,11 +248,21 @@ export class SQLiteBackend implements Backend {
   flushTouches(): void {
     if (!this.db.open || this.touches.size === 0) return
     if (this.db.inTransaction) return this.touches.flushSync()
-    this.db.pragma('busy_timeout = 0')
     try {
-      this.touches.flushSync()
+      this.noWait(() => this.touches.flushSync(), undefined)
     } catch {
       // Locked: they stay pending for the next flush.
+    }
+  }
+
+  /** Write without waiting for another process's lock (better-sqlite3 waits on this thread, holding up requests); locked: `locked`. */
+  private noWait<T>(write: () => T, locked: T): T {
+    this.db.pragma('busy_timeout = 0')
+    try {
+      return write()
+    } catch (error) {
+      if (sqliteCode(error) === 'SQLITE_BUSY') return locked
+      throw error
     } finally {
       this.db.pragma(`busy_timeout = ${this.busyTimeout}`)
     }
@@ -363,6 +376,13 @@ export class SQLiteBackend implements Backend {
     this.flushTouches()
     this.db.exec('VACUUM')
     this.db.pragma('wal_checkpoint(TRUNCATE)')
+  }
+
+  private prune(now: number, limit: number): number {
+    this.open()
+    const n = this.readOnly ? 0 : this.noWait(() => this.stmt.prune.run(now, limit).changes, 0)
+    if (n > 0) this.shrink()
+    return n
   }
 
   private leaseRows(): SQLiteLeases {

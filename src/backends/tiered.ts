@@ -10,7 +10,7 @@
  * the backend behind offers `watch` (RedisBackend, over pub/sub): then what other processes
  * change is dropped from memory as soon as the backend hears of it.
  */
-import { checkBackend, type Backend, type BackendLeases, type BackendMaintenance, type BackendStats, type CacheRecord, type EntryFilter, type EntryMeta } from './contract.js'
+import { checkBackend, type Backend, type BackendLeases, type BackendMaintenance, type BackendPruning, type BackendStats, type CacheRecord, type EntryFilter, type EntryMeta } from './contract.js'
 import { checkOptions } from './limits.js'
 import { touchOf } from './touches.js'
 import { type StoreChange, watchOf } from './changes.js'
@@ -32,6 +32,18 @@ export class TieredBackend implements Backend {
   readonly leases: BackendLeases | undefined
   readonly maintenance: BackendMaintenance | undefined
   readonly listing: boolean | undefined
+  /**
+   * Both tiers: the store of record through its own capability (counted), and the memory tier,
+   * which would otherwise keep dead copies until pushed out. A store that expires natively
+   * (Redis, Memcached) has no capability: then only memory is pruned (and counted).
+   */
+  readonly pruning: BackendPruning = {
+    prune: async (now, limit) => {
+      const n = this.back.pruning ? await this.back.pruning.prune(now, limit) : undefined
+      const hot = await this.front.pruning.prune(now, limit)
+      return n ?? hot
+    },
+  }
   /** Keys being read from the backend behind, and how many reads of each are under way. */
   private readonly reading = new Map<string, number>()
   /** Keys written or deleted while a read of them was under way: that read must not fill memory. */

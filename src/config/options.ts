@@ -40,6 +40,8 @@ export interface Settings {
   maxEntrySize: number
   /** Seconds a process waits for another one fetching the same key. */
   lockTimeout: number
+  /** Seconds between background prunes of entries of no use; 0: none. */
+  pruneInterval: number
   onError: (error: unknown) => void
 }
 
@@ -60,6 +62,7 @@ const CACHE_OPTION_NAMES = new Set<string>([
   'staleWhileRevalidate', 'onlyIfCached', 'readOnly', 'maxEntrySize', 'lockTimeout', 'onError',
   'memcached',
   'redis',
+  'pruneInterval',
 ])
 export const REQUEST_OPTION_NAMES = new Set<string>(['expireAfter', 'refresh', 'forceRefresh', 'onlyIfCached'])
 
@@ -121,6 +124,18 @@ function backendOption(value: unknown): Settings['backend'] {
   throw new ConfigError(`backend: expected 'sqlite', 'filesystem', 'memory', 'memcached', 'redis' or a Backend instance; got ${show(value)}`)
 }
 
+/** Default: an hour between prunes (and one at open). */
+export const DEFAULT_PRUNE_INTERVAL = 3600
+
+/** `false` or 0: off; otherwise a duration of at least a second (a shorter one would only spin). */
+function pruneInterval(value: unknown): number {
+  if (value === undefined) return DEFAULT_PRUNE_INTERVAL
+  if (value === false || value === 0) return 0
+  const seconds = typeof value === 'number' || typeof value === 'string' ? parseDuration(value, 'pruneInterval', '1h') : -1
+  if (!(seconds >= 1)) throw new ConfigError(`pruneInterval: expected false or a duration of at least 1 s like '1h'; got ${show(value)}`)
+  return seconds
+}
+
 export function resolveSettings(options: CacheOptions = {}): Settings {
   if (typeof options !== 'object' || options === null) {
     throw new ConfigError(`options: expected an object; got ${show(options)}`)
@@ -170,6 +185,7 @@ export function resolveSettings(options: CacheOptions = {}): Settings {
     readOnly: bool(o.readOnly, 'readOnly', false),
     maxEntrySize,
     lockTimeout: o.lockTimeout === undefined ? 10 : parseDuration(o.lockTimeout, 'lockTimeout', '5s'),
+    pruneInterval: pruneInterval(o.pruneInterval),
     onError: onError ?? (() => {}),
   })
 }

@@ -54,6 +54,12 @@ export interface CacheOptions {
   maxEntrySize?: number
   /** How long a process waits for another process fetching the same URL (seconds or '5s'). Default 10 s. */
   lockTimeout?: number | string
+  /**
+   * How often entries of no use (past freshness, revalidation and every stale window) are
+   * removed in the background, once shortly after the cache is made and then at this interval:
+   * seconds or a duration like `'1h'`. Default `'1h'`; `false` (or 0): never.
+   */
+  pruneInterval?: number | string | false
   onError?: (error: unknown) => void
 }
 

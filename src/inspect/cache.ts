@@ -15,27 +15,14 @@ import type { Har, HarImportResult } from './har/types.js'
 import { normalizeUrl } from '../pipeline/prepare/normalize.js'
 import { responseFrom } from '../pipeline/respond/response.js'
 import { admit } from '../pipeline/admit.js'
-import type { Counts } from '../pipeline/stats.js'
+import { cacheStats, hostOf } from './stats.js'
 import type { Backend, CacheRecord, EntryFilter, EntryMeta } from '../backends/contract.js'
 import { requestKey } from '../pipeline/prepare/key.js'
-import type { CacheFilter, CacheStats, DeleteOptions, HostStats, StoreCounts, StoreRequest, StoreResponse, StoreResult } from './types.js'
+import type { CacheFilter, CacheStats, DeleteOptions, StoreRequest, StoreResponse, StoreResult } from './types.js'
 
 function list<T>(value: T | readonly T[] | undefined): readonly T[] | undefined {
   if (value === undefined) return undefined
   return Array.isArray(value) ? (value as readonly T[]) : [value as T]
-}
-
-function hostOf(url: string): { host: string; hostname: string } | undefined {
-  try {
-    const u = new URL(url)
-    return { host: u.host.toLowerCase(), hostname: u.hostname.toLowerCase() }
-  } catch {
-    return undefined
-  }
-}
-
-function zeroCounts(): Counts & { hitRatio: number } {
-  return { hits: 0, misses: 0, revalidations: 0, staleServed: 0, stores: 0, errors: 0, hitRatio: 0 }
 }
 
 /** `memcached` for a MemcachedBackend, alone or behind a memory tier: how errors name a backend. */
@@ -261,34 +248,24 @@ export class Cache {
   }
 
   /**
-   * What the store holds (entries, body bytes, expired; in total and per host) with what this
-   * process's engine counted (hits, misses, revalidations, stale served, stores, errors).
+   * What the store holds (entries, body bytes, expired, of no use; in total and per host), its
+   * cap and use, what this process's engine counted (hits, misses, revalidations, stale served,
+   * stores, errors) and what its background pruning did (see stats.ts).
    */
   async stats(): Promise<CacheStats> {
     this.needListing('stats()')
-    const counters = this.engine.stats.snapshot()
-    const now = this.now()
-    const store: StoreCounts = { entries: 0, bytes: 0, expired: 0 }
-    const hosts = new Map<string, StoreCounts>()
-    for await (const [, meta] of this.engine.backend.entries()) {
-      if (meta.kind !== 'response') continue
-      const host = hostOf(meta.url)?.host ?? '(invalid URL)'
-      let h = hosts.get(host)
-      if (!h) hosts.set(host, (h = { entries: 0, bytes: 0, expired: 0 }))
-      const expired = isExpired(meta, now) ? 1 : 0
-      for (const c of [store, h]) {
-        c.entries++
-        c.bytes += meta.size
-        c.expired += expired
-      }
-    }
-    const perHost: Record<string, HostStats> = {}
-    const names = new Set([...hosts.keys(), ...Object.keys(counters.hosts)])
-    for (const host of [...names].sort()) {
-      perHost[host] = { ...(hosts.get(host) ?? { entries: 0, bytes: 0, expired: 0 }), ...(counters.hosts[host] ?? zeroCounts()) }
-    }
-    const { hosts: _, ...total } = counters
-    return { ...store, ...total, hosts: perHost }
+    return cacheStats(this.engine, this.now())
+  }
+
+  /**
+   * Remove every stored entry of no use now — past its freshness, revalidation and every stale
+   * window (`deadAt`) — in batches, as the background pruning does (option `pruneInterval`).
+   * Narrower than `delete({ expired: true })`, which also removes expired entries that could
+   * still be revalidated or served stale. Resolves to how many went; 0 for a backend without
+   * the capability (Redis and Memcached expire entries themselves).
+   */
+  prune(): Promise<number> {
+    return this.engine.pruner.prune(Infinity)
   }
 
   /**

@@ -5,6 +5,9 @@
  */
 import type { EntryFilter, HeaderMap } from '../backends/contract.js'
 import type { Counts } from '../pipeline/stats.js'
+import type { PruneState } from '../pipeline/prune.js'
+
+export type { PruneState }
 
 /**
  * Which stored responses `entries()`, `urls()` and `toHar()` return. Every field given must
@@ -54,6 +57,14 @@ export type HostStats = Counts & StoreCounts & { hitRatio: number }
  */
 export interface CacheStats extends Counts, StoreCounts {
   hitRatio: number
+  /** Stored responses of no use now (past freshness, revalidation and every stale window): the next prune removes them. */
+  dead: number
+  /** The store's cap on bytes of bodies and metadata (its `maxSize`), or null: none stated. */
+  maxSize: number | null
+  /** Bytes the store counts against `maxSize` (bodies and metadata, every entry and Vary marker). */
+  storeBytes: number
+  /** This process's background pruning: its interval and what its runs removed. */
+  pruning: PruneState
   hosts: Record<string, HostStats>
 }
 

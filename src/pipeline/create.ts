@@ -13,8 +13,16 @@ import type { CacheOptions } from '../config/types.js'
  * Validate options and open the backend they name: the one place an engine is made.
  * `recover`: a SQLite file that cannot be opened is moved aside, opened read-only or done
  * without (told to onError, see sqlite-open.ts) instead of throwing; inspection passes false.
+ * Inspection does not prune in the background either (prune.ts): it must not change what it
+ * looks at.
  */
 export function createEngine(options: CacheOptions = {}, recover = true): Engine {
+  const engine = openEngine(options, recover)
+  if (recover) engine.pruner.start()
+  return engine
+}
+
+function openEngine(options: CacheOptions, recover: boolean): Engine {
   const settings = resolveSettings(options)
   const b = settings.backend
   if (b === 'sqlite') {

@@ -13,6 +13,7 @@ import { Coordinator } from './coordinate/coordinator.js'
 import type { Keyed, Prepared } from './prepare/prepare.js'
 import { Handoffs } from './handoff.js'
 import { EngineStats } from './stats.js'
+import { Pruner } from './prune.js'
 import { noteStored } from './stored-times.js'
 import { type Decided, entryKey, writeDecision, Writer } from './store.js'
 import type { HeaderMap } from '../backends/contract.js'
@@ -27,6 +28,8 @@ export class Engine {
   readonly keys = new Memo<string, Keyed>(4096)
   /** createCachedFetch's fast-path misses, for the dispatch that follows to reuse (handoff.ts). */
   readonly handoffs = new Handoffs()
+  /** Removes entries of no use in the background (prune.ts); never for a read-only cache. */
+  readonly pruner: Pruner
   private readonly pending = new Set<Promise<unknown>>()
   private readonly closers: Array<() => unknown> = []
   private closed = false
@@ -39,6 +42,7 @@ export class Engine {
     const port = { report: (e: unknown) => this.report(e), track: <T>(p: Promise<T>) => this.track(p) }
     this.writer = new Writer(backend, settings, writesAllowed(settings), this.stats, port)
     this.coordinator = new Coordinator(backend, settings.lockTimeout * 1000, port)
+    this.pruner = new Pruner(backend, writesAllowed(settings) ? settings.pruneInterval : 0, () => this.now(), port.report)
   }
 
   now(): number {
@@ -90,6 +94,7 @@ export class Engine {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    await this.pruner.stop()
     await this.flush()
     // Requests still under way write nothing now (decide), so their leases can go: no other
     // process waits them out.

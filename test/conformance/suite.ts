@@ -11,6 +11,7 @@ import { weigh } from '../../src/backends/limits.js'
 import { meta } from '../helpers/meta.js'
 import { tempDir } from '../helpers/tmp.js'
 import { type Build, buildBackends } from './build.js'
+import { pruningCases } from './pruning.js'
 
 export interface BackendSpec {
   name: string
@@ -269,6 +270,8 @@ export function backendConformance(spec: BackendSpec): void {
         expect((await backend.stats!()).entries).toBe(2)
       })
     })
+
+    describe.runIf(listing)('pruning', () => pruningCases(spec.name, () => backend, keysOf))
 
     describe.runIf(spec.limits)('limits and eviction', () => {
       it.each([

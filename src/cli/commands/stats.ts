@@ -9,7 +9,7 @@ export function register(program: Command): void {
     .command('stats')
     .summary('entries and bytes stored, in total and per host')
     .description(
-      'Show what the store holds: entries, body bytes and expired entries, in total and per host. Hit, miss and revalidation counters are kept in memory by the process that fetches (cache.stats() in your program); this command fetches nothing, so with --json they are all 0.',
+      'Show what the store holds: entries, body bytes, expired entries and those of no use any more (which background pruning removes), in total and per host, and the store\'s cap with its use. Hit, miss and revalidation counters are kept in memory by the process that fetches (cache.stats() in your program); this command fetches nothing, so with --json they are all 0.',
     )
     .addHelpText('after', `
 Examples:
@@ -19,13 +19,16 @@ Examples:
       const g = globals(cmd)
       await withStore(g, async ({ cache, path, backend }) => {
         const s = await cache.stats()
-        if (g.json) return printJson({ cache: path, backend, ...s, cap: capOf(cache)[0] ?? null })
+        if (g.json) return printJson({ cache: path, backend, ...s, cap: s.maxSize })
+        const cap = s.maxSize
         print(fields([
           ['cache', `${path} (${backend})`],
           ['entries', `${s.entries} (${s.expired} expired)`],
+          // Past every window: what the background pruning of the caches using this store removes.
+          ['of no use', `${s.dead} (removed by the next prune)`],
           ['size', `${bytes(s.bytes)} of bodies`],
-          // The cap, when the store has one (SQLite: 1 GiB unless set).
-          ...capOf(cache).map((cap): [string, string] => ['cap', `${bytes(cap)} (${Math.round((100 * s.bytes) / cap)}% used)`]),
+          // The cap, when the store has one (SQLite: 1 GiB unless set), and its use (bodies and metadata).
+          ...(cap === null ? [] : [['cap', `${bytes(cap)} (${Math.round((100 * s.storeBytes) / cap)}% used)`] as [string, string]]),
         ]))
         const hosts = Object.entries(s.hosts).filter(([, h]) => h.entries > 0)
         if (hosts.length > 0) {
@@ -34,9 +37,4 @@ Examples:
         }
       })
     })
-}
-
-function capOf(cache: { engine: { backend: unknown } }): number[] {
-  const limits = (cache.engine.backend as { limits?: { maxSize?: unknown } }).limits
-  return typeof limits?.maxSize === 'number' && Number.isFinite(limits.maxSize) ? [limits.maxSize] : []
 }
