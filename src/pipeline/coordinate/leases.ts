@@ -2,9 +2,14 @@
  * Cross-process coalescing: a short lease stored in a shared backend lets one process fetch a
  * key while the others wait for the entry to appear, up to `lockTimeout`, and then fetch for
  * themselves. A crashed holder's lease simply expires.
+ *
+ * The whole wait ends by the request's deadline, the backend calls made while waiting included:
+ * each one is raced against it (a SQLite write waiting out another process's lock, a stalled
+ * file system), so a lease never holds a request beyond lockTimeout.
  */
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { type Deadline, LATE } from '../../util/deadline.js'
 import { debug } from '../../util/debug.js'
 import { BackendError } from '../../util/errors.js'
 import type { Backend, BackendLeases } from '../../backends/contract.js'
@@ -34,10 +39,20 @@ export class Leases {
     private readonly port: Port,
   ) {}
 
-  /** Try to become the one process fetching `key`. A backend fault fails open: fetch. */
-  async acquire(key: string): Promise<boolean> {
+  /**
+   * Try to become the one process fetching `key`. A backend fault fails open: fetch. So does an
+   * answer that comes after the deadline: fetch without the lease, and give it back should it
+   * have been granted after all, so that no other process waits it out.
+   */
+  async acquire(key: string, deadline: Deadline): Promise<boolean> {
     try {
-      const got = await this.leases.acquire(key, this.owner, this.ttlMs)
+      const got = await deadline.within(this.leases.acquire(key, this.owner, this.ttlMs), (late) => {
+        if (late && !this.held.has(key)) void this.leases.release(key, this.owner).catch(() => {})
+      })
+      if (got === LATE) {
+        this.port.report(new BackendError(`lease of ${key} took over lockTimeout; fetching without it`))
+        return true
+      }
       if (got) this.held.add(key)
       return got
     } catch (error) {
@@ -50,9 +65,9 @@ export class Leases {
    * Take the lease for a miss, then look again: the holder before us may have stored the entry
    * between our lookup and our lease (it writes, then releases). 'stored' means: read it.
    */
-  async acquireFor(w: Want, seenCreatedAt: number | undefined): Promise<'acquired' | 'stored' | 'busy'> {
-    if (!(await this.acquire(w.key))) return 'busy'
-    if (await this.changed(w.key, seenCreatedAt)) {
+  async acquireFor(w: Want, seenCreatedAt: number | undefined, deadline: Deadline): Promise<'acquired' | 'stored' | 'busy'> {
+    if (!(await this.acquire(w.key, deadline))) return 'busy'
+    if (await this.changed(w.key, seenCreatedAt, deadline)) {
       this.release(w.key)
       return 'stored'
     }
@@ -72,28 +87,28 @@ export class Leases {
 
   /**
    * Another process holds the lease: wait until it stores the entry (the record at the primary
-   * key changes), until its lease is free for us to take, or until lockTimeout.
+   * key changes), until its lease is free for us to take, or until the request's deadline.
    */
-  async waitForOther(w: Want, seenCreatedAt: number | undefined): Promise<WaitOutcome> {
-    const deadline = performance.now() + this.ttlMs
+  async waitForOther(w: Want, seenCreatedAt: number | undefined, deadline: Deadline): Promise<WaitOutcome> {
     let delay = POLL_MS
-    while (performance.now() < deadline) {
-      await sleep(delay)
+    while (!deadline.passed) {
+      await sleep(Math.min(delay, deadline.left))
       delay = Math.min(delay * 1.5, 200)
-      if (await this.changed(w.key, seenCreatedAt)) {
+      if (await this.changed(w.key, seenCreatedAt, deadline)) {
         debug('%s %s: stored by another process', w.method, w.url)
         return 'stored'
       }
-      const taken = await this.acquireFor(w, seenCreatedAt)
+      if (deadline.passed) break
+      const taken = await this.acquireFor(w, seenCreatedAt, deadline)
       if (taken !== 'busy') return taken
     }
     debug('%s %s: lockTimeout waiting for another process; fetching', w.method, w.url)
     return 'timeout'
   }
 
-  /** Has another writer stored something at `key` since our lookup saw `seenCreatedAt`? */
-  private async changed(key: string, seenCreatedAt: number | undefined): Promise<boolean> {
-    const record = await this.backend.get(key).catch(() => undefined)
-    return record !== undefined && record.meta.createdAt !== seenCreatedAt
+  /** Has another writer stored something at `key` since our lookup saw `seenCreatedAt`? (Not known by the deadline: no.) */
+  private async changed(key: string, seenCreatedAt: number | undefined, deadline: Deadline): Promise<boolean> {
+    const record = await deadline.within(this.backend.get(key).catch(() => undefined))
+    return record !== LATE && record !== undefined && record.meta.createdAt !== seenCreatedAt
   }
 }
