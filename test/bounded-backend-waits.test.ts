@@ -8,8 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { Agent, type Dispatcher, request } from 'undici'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { type Backend, cacheInterceptor, FileBackend, SQLiteBackend } from '../src/index.js'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { type Backend, type CacheInterceptor, cacheInterceptor, FileBackend, SQLiteBackend } from '../src/index.js'
 import { type Origin, reply, startOrigin } from './helpers/origin.js'
 import { tempDir } from './helpers/tmp.js'
 
@@ -38,14 +38,14 @@ afterEach(async () => {
   tmp.cleanup()
 })
 
-function cache(backend: Backend, errors: unknown[], keyFn?: () => string): Dispatcher {
+function cache(backend: Backend, errors: unknown[], keyFn?: () => string): { dispatcher: Dispatcher; ic: CacheInterceptor } {
   const ic = cacheInterceptor({ backend, lockTimeout: LOCK_S, onError: (e) => void errors.push(e), ...(keyFn ? { keyFn } : {}) })
   const dispatcher = new Agent().compose(ic)
   closers.push(async () => {
     await dispatcher.close().catch(() => {})
     await ic.cache.close()
   })
-  return dispatcher
+  return { dispatcher, ic }
 }
 
 /** One request, timed: status, exact bytes and how long it took to the body's last byte. */
@@ -77,7 +77,7 @@ describe('a SQLite file whose write lock another process holds (busyTimeout 5 s)
     const backend = new SQLiteBackend({ path })
     // The lease table exists before the lock is taken, as it does once any process has coalesced.
     await backend.leases.acquire('warm-up', 'me', 1)
-    const dispatcher = cache(backend, errors, keyFn)
+    const { dispatcher } = cache(backend, errors, keyFn)
     return { backend, dispatcher, path }
   }
 
@@ -141,7 +141,7 @@ describe('a FileBackend call that never settles', () => {
 
   it.each(['get', 'acquire'] as const)('%s: the lookup or lease gives up at lockTimeout; a miss, reported', { timeout: 10_000 }, async (stuck) => {
     const errors: unknown[] = []
-    const dispatcher = fileCache(stuck, errors)
+    const { dispatcher } = fileCache(stuck, errors)
     const r = await timed(dispatcher, '/a')
     expect(r.status).toBe(200)
     expect(r.bytes.equals(body)).toBe(true)
@@ -152,7 +152,7 @@ describe('a FileBackend call that never settles', () => {
 
   it('set: the leader is answered at once; a request that joined its flight fetches alone after lockTimeout', { timeout: 10_000 }, async () => {
     const errors: unknown[] = []
-    const dispatcher = fileCache('set', errors)
+    const { dispatcher } = fileCache('set', errors)
     const [leader, follower] = await Promise.all([timed(dispatcher, '/slow'), timed(dispatcher, '/slow')])
     expect(leader.bytes.equals(body)).toBe(true)
     expect(follower.bytes.equals(body)).toBe(true)
@@ -162,9 +162,44 @@ describe('a FileBackend call that never settles', () => {
     expect(origin.count('/slow')).toBe(2)
   })
 
+  it('set: close() waits for the writes under way at most lockTimeout, and reports what it left', { timeout: 10_000 }, async () => {
+    const errors: unknown[] = []
+    const { dispatcher, ic } = fileCache('set', errors)
+    expect((await timed(dispatcher, '/a')).bytes.equals(body)).toBe(true)
+    const started = performance.now()
+    await ic.cache.close()
+    expect(performance.now() - started).toBeLessThan(BOUND_MS)
+    expect(errors.some((e) => /still pending after lockTimeout/.test((e as Error).message))).toBe(true)
+  })
+
+  it('acquire, for a stale-while-revalidate refresh: the stale copy is served at once, the refresh goes ahead after lockTimeout', { timeout: 10_000 }, async () => {
+    vi.useFakeTimers({ toFake: ['Date'] })
+    try {
+      let n = 0
+      origin.route('/swr', (_req, res) => void res.writeHead(200, { 'cache-control': 'max-age=10, stale-while-revalidate=60', date: new Date().toUTCString() }).end(`v${++n}`))
+      const errors: unknown[] = []
+      const { dispatcher, ic } = fileCache('acquire', errors)
+      expect((await timed(dispatcher, '/swr')).bytes.toString()).toBe('v1')
+      await ic.cache.flush()
+      vi.setSystemTime(Date.now() + 20_000)
+      const stale = await timed(dispatcher, '/swr')
+      expect(stale.bytes.toString()).toBe('v1')
+      expect(stale.cs).toContain('stale-while-revalidate')
+      expect(stale.ms).toBeLessThan(SLACK_MS)
+      const started = performance.now()
+      await ic.cache.flush()
+      expect(performance.now() - started).toBeLessThan(BOUND_MS)
+      expect(origin.count('/swr')).toBe(2)
+      const fresh = await timed(dispatcher, '/swr')
+      expect([fresh.bytes.toString(), fresh.cs.includes('hit')]).toEqual(['v2', true])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('deleteMatching: an unsafe request is answered within lockTimeout of its origin time', { timeout: 10_000 }, async () => {
     const errors: unknown[] = []
-    const dispatcher = fileCache('deleteMatching', errors)
+    const { dispatcher } = fileCache('deleteMatching', errors)
     const r = await timed(dispatcher, '/post', 'POST')
     expect(r.bytes.toString()).toBe('posted')
     expect(r.ms).toBeLessThan(BOUND_MS)
