@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { Agent, type Dispatcher, request } from 'undici'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { type Backend, type CacheInterceptor, cacheInterceptor, FileBackend, SQLiteBackend } from '../src/index.js'
+import { type Backend, type CacheInterceptor, cacheInterceptor, createCachedFetch, FileBackend, SQLiteBackend } from '../src/index.js'
 import { type Origin, reply, startOrigin } from './helpers/origin.js'
 import { tempDir } from './helpers/tmp.js'
 
@@ -148,6 +148,19 @@ describe('a FileBackend call that never settles', () => {
     expect(r.ms).toBeLessThan(BOUND_MS)
     expect(origin.count('/a')).toBe(1)
     expect(errors.some((e) => /lockTimeout/.test((e as Error).message))).toBe(true)
+  })
+
+  it('get, through createCachedFetch: the fast hit path and the full path share one lockTimeout, not one each', { timeout: 10_000 }, async () => {
+    const errors: unknown[] = []
+    const cachedFetch = createCachedFetch({ backend: hanging(new FileBackend({ path: join(tmp.dir, 'files') }), 'get'), lockTimeout: LOCK_S, onError: (e) => void errors.push(e) })
+    closers.push(() => cachedFetch.cache.close())
+    const started = performance.now()
+    const res = await cachedFetch(`${origin.url}/a`)
+    expect(Buffer.from(await res.arrayBuffer()).equals(body)).toBe(true)
+    expect(performance.now() - started).toBeLessThan(BOUND_MS)
+    expect(origin.count('/a')).toBe(1)
+    // The full path's lookup saw the fast path's read still unanswered: a miss at once.
+    expect(errors.filter((e) => /read of .* took over lockTimeout/.test((e as Error).message))).toHaveLength(1)
   })
 
   it('set: the leader is answered at once; a request that joined its flight fetches alone after lockTimeout', { timeout: 10_000 }, async () => {
