@@ -1,7 +1,7 @@
 /**
  * SQLiteBackend (better-sqlite3): one file, many processes. WAL so readers never wait for the
  * writer, synchronous=NORMAL (durable across process crashes, fast), a busy timeout for writers
- * of other processes, statements prepared once. A hit is one indexed read and no write: the
+ * of other processes, waited out asynchronously (sqlite-busy.ts), statements prepared once. A hit is one indexed read and no write: the
  * access time used for LRU eviction is batched (see TouchBuffer).
  *
  * Limits: a trigger-maintained totals row makes "is the store over its cap?" one read; eviction
@@ -28,7 +28,7 @@ import { BusyRetry, isBusy } from './sqlite-busy.js'
 export interface SQLiteBackendOptions {
   /** Database file. Default `http_cache.sqlite`. */
   path?: string
-  /** How long a write waits for another process's lock, in ms. Default 5000. */
+  /** How long a write waits for another process's lock, in ms (without blocking the event loop). Default 5000. */
   busyTimeout?: number
   /** Most entries kept; the least recently used go first. Default: unbounded. */
   maxEntries?: number
@@ -332,7 +332,7 @@ export class SQLiteBackend implements Backend {
   async clear(): Promise<void> {
     this.open()
     this.touches.clear()
-    this.stmt.clear.run()
+    await this.busy.run(() => this.stmt.clear.run())
     this.shrink()
   }
 
