@@ -56,9 +56,9 @@ async function timed(dispatcher: Dispatcher, path: string, method: 'GET' | 'POST
   return { status: res.statusCode, bytes, ms: performance.now() - started, cs: String(res.headers['cache-status']) }
 }
 
-/** Another process takes the SQLite file's write lock (BEGIN IMMEDIATE) and keeps it. */
-async function lockedByOther(path: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(import.meta.dirname, 'workers/sqlite-locker.mjs'), path], { stdio: ['pipe', 'pipe', 'inherit'] })
+/** Another process takes the SQLite file's write lock (BEGIN IMMEDIATE), or a lease it never fulfils, and keeps it. */
+async function lockedByOther(path: string, ...how: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, 'workers/sqlite-locker.mjs'), path, ...how], { stdio: ['pipe', 'pipe', 'inherit'] })
   closers.push(() => new Promise((resolve) => {
     if (child.exitCode !== null) return resolve(undefined)
     child.once('exit', resolve)
@@ -99,6 +99,18 @@ describe('a SQLite file whose write lock another process holds (busyTimeout 5 s)
     await lockedByOther(path)
     const r = await timed(dispatcher, '/a')
     expect(r.bytes.equals(body)).toBe(true)
+    expect(r.ms).toBeLessThan(BOUND_MS)
+    expect(origin.count('/a')).toBe(1)
+  })
+
+  it('a lease another process holds and never fulfils: the waiter fetches at lockTimeout', { timeout: 15_000 }, async () => {
+    const errors: unknown[] = []
+    const { dispatcher, path } = await lockedCache(errors, () => 'fixed-key')
+    await lockedByOther(path, 'lease', 'fixed-key')
+    const r = await timed(dispatcher, '/a')
+    expect(r.bytes.equals(body)).toBe(true)
+    // It did wait for the other process (about lockTimeout), and no longer.
+    expect(r.ms).toBeGreaterThanOrEqual(LOCK_S * 1000 - 50)
     expect(r.ms).toBeLessThan(BOUND_MS)
     expect(origin.count('/a')).toBe(1)
   })
