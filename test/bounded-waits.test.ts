@@ -23,7 +23,7 @@ afterEach(async () => {
   tmp.cleanup()
 })
 
-describe.each(['memory', 'sqlite'] as const)('%s: a request that joined another one\'s flight', (backend) => {
+describe.each(['memory', 'sqlite', 'filesystem'] as const)('%s: a request that joined another one\'s flight', (backend) => {
   it('is not held hostage by a leader whose caller never reads the body', { timeout: 20_000 }, async () => {
     const interceptor = cacheInterceptor({ backend, name: join(tmp.dir, 'c'), lockTimeout: 1 })
     const dispatcher = new Agent().compose(interceptor)
@@ -38,6 +38,25 @@ describe.each(['memory', 'sqlite'] as const)('%s: a request that joined another 
     // lockTimeout (1 s) plus its own origin request, with room for a loaded machine.
     expect(waited).toBeLessThan(6000)
     await leader.body.arrayBuffer()
+    await dispatcher.close().catch(() => {})
+    await interceptor.cache.close()
+  })
+
+  it('waits at most lockTimeout on a paused leader whose unstorable response it cannot share, then fetches alone', { timeout: 20_000 }, async () => {
+    // no-store and no waiter when its headers came: the leader captures nothing and honours its
+    // caller's pause, so its flight settles only when that caller reads the body.
+    const payload = Buffer.alloc(4 * 1024 * 1024, 'n')
+    origin.route('/private', reply(200, { 'cache-control': 'no-store' }, payload))
+    const interceptor = cacheInterceptor({ backend, name: join(tmp.dir, 'c'), lockTimeout: 0.5 })
+    const dispatcher = new Agent().compose(interceptor)
+    const leader = await request(`${origin.url}/private`, { dispatcher })
+    const started = performance.now()
+    const follower = await request(`${origin.url}/private`, { dispatcher })
+    const body = Buffer.from(await follower.body.arrayBuffer())
+    expect(body.equals(payload)).toBe(true)
+    expect(performance.now() - started).toBeLessThan(500 + 1500)
+    expect(origin.count('/private')).toBe(2)
+    expect(Buffer.from(await leader.body.arrayBuffer()).equals(payload)).toBe(true)
     await dispatcher.close().catch(() => {})
     await interceptor.cache.close()
   })

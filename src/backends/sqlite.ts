@@ -1,7 +1,7 @@
 /**
  * SQLiteBackend (better-sqlite3): one file, many processes. WAL so readers never wait for the
  * writer, synchronous=NORMAL (durable across process crashes, fast), a busy timeout for writers
- * of other processes, statements prepared once. A hit is one indexed read and no write: the
+ * of other processes, waited out asynchronously (sqlite-busy.ts), statements prepared once. A hit is one indexed read and no write: the
  * access time used for LRU eviction is batched (see TouchBuffer).
  *
  * Limits: a trigger-maintained totals row makes "is the store over its cap?" one read; eviction
@@ -23,11 +23,12 @@ import { checkOptions, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, 
 import { TouchBuffer } from './touches.js'
 import { checksum, metaChecksum, TABLE, TOTALS } from './sqlite-schema.js'
 import { openDatabase, sqliteCode } from './sqlite-open.js'
+import { BusyRetry, isBusy } from './sqlite-busy.js'
 
 export interface SQLiteBackendOptions {
   /** Database file. Default `http_cache.sqlite`. */
   path?: string
-  /** How long a write waits for another process's lock, in ms. Default 5000. */
+  /** How long a write waits for another process's lock, in ms (without blocking the event loop). Default 5000. */
   busyTimeout?: number
   /** Most entries kept; the least recently used go first. Default: unbounded. */
   maxEntries?: number
@@ -64,10 +65,11 @@ export class SQLiteBackend implements Backend {
   private readonly db: Database.Database
   /** The limits in force (maxSize defaults to DEFAULT_MAX_SIZE): `fetchcache stats` shows them. */
   readonly limits: Readonly<Limits>
-  private readonly busyTimeout: number
+  /** Writes wait for another process's lock asynchronously (sqlite-busy.ts). */
+  private readonly busy: BusyRetry
   private readonly touches: TouchBuffer<number>
   private readonly touchTx: (batch: ReadonlyMap<string, number>) => void
-  private readonly deleteTx: (keys: readonly string[]) => number
+  private readonly deleteTx: Database.Transaction<(keys: readonly string[]) => number>
   private readonly stmt: {
     get: Database.Statement<[string], Row>
     set: Database.Statement<[string, string, string, number, number, number | null, number | null, number, number, number, string, Uint8Array, number]>
@@ -109,16 +111,16 @@ export class SQLiteBackend implements Backend {
     if (typeof busyTimeout !== 'number' || !Number.isInteger(busyTimeout) || busyTimeout < 0) {
       throw new ConfigError(`SQLiteBackend busyTimeout: expected milliseconds; got ${show(o.busyTimeout)}`)
     }
-    this.busyTimeout = busyTimeout
     this.limits = resolveLimits(o, 'SQLiteBackend', { maxSize: DEFAULT_MAX_SIZE })
     const touchInterval = positive(o.touchInterval, 'SQLiteBackend touchInterval', 10_000)
     if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new ConfigError(`SQLiteBackend readOnly: expected a boolean; got ${show(o.readOnly)}`)
     this.readOnly = o.readOnly === true
     this.leases = {
-      acquire: async (key, owner, ttlMs) => this.readOnly || this.leaseRows().acquire(key, owner, ttlMs, this.damaged.has(key)),
-      release: async (key, owner) => void (this.readOnly || this.leaseRows().release(key, owner)),
+      acquire: async (key, owner, ttlMs) => this.readOnly || this.busy.run(() => this.leaseRows().acquire(key, owner, ttlMs, this.damaged.has(key))),
+      release: async (key, owner) => void (this.readOnly || (await this.busy.run(() => this.leaseRows().release(key, owner)))),
     }
     this.db = openDatabase(this.path, busyTimeout, this.readOnly)
+    this.busy = new BusyRetry(this.db, busyTimeout)
     try {
       this.stmt = this.prepareStatements()
     } catch (error) {
@@ -202,15 +204,11 @@ export class SQLiteBackend implements Backend {
     if (this.damaged.has(key)) return
     if (!fits(weight, this.limits)) {
       // The old value is outdated either way; a new one too large to keep replaces it with nothing.
-      this.stmt.delete.run(key)
+      await this.busy.run(() => this.stmt.delete.run(key))
       return
     }
-    this.write(key, m, meta, weight, record.body)
-  }
-
-  /** Upsert and evict in one transaction that takes the write lock up front (BEGIN IMMEDIATE). */
-  private write(key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array): void {
-    this.writeTx.immediate(key, m, meta, weight, body)
+    // Upsert and evict in one transaction that takes the write lock up front (BEGIN IMMEDIATE).
+    await this.busy.run(() => this.writeTx.immediate(key, m, meta, weight, record.body))
   }
 
   private over(): [number, number] | undefined {
@@ -247,24 +245,10 @@ export class SQLiteBackend implements Backend {
   /** Write pending access times now, without waiting for another process's lock. */
   flushTouches(): void {
     if (!this.db.open || this.touches.size === 0) return
-    if (this.db.inTransaction) return this.touches.flushSync()
     try {
-      this.noWait(() => this.touches.flushSync(), undefined)
+      this.busy.now(() => this.touches.flushSync())
     } catch {
       // Locked: they stay pending for the next flush.
-    }
-  }
-
-  /** Write without waiting for another process's lock (better-sqlite3 waits on this thread, holding up requests); locked: `locked`. */
-  private noWait<T>(write: () => T, locked: T): T {
-    this.db.pragma('busy_timeout = 0')
-    try {
-      return write()
-    } catch (error) {
-      if (sqliteCode(error) === 'SQLITE_BUSY') return locked
-      throw error
-    } finally {
-      this.db.pragma(`busy_timeout = ${this.busyTimeout}`)
     }
   }
 
@@ -272,7 +256,7 @@ export class SQLiteBackend implements Backend {
     this.open()
     let n: number
     try {
-      n = this.deleteTx(keys)
+      n = await this.busy.run(() => this.deleteTx.immediate(keys))
     } catch (error) {
       if (!sqliteCode(error)?.startsWith('SQLITE_CORRUPT')) throw error
       // Only a damaged entry fails this way, and get() has reported it already: quarantine it.
@@ -289,7 +273,8 @@ export class SQLiteBackend implements Backend {
     this.open()
     const where = this.where(filter)
     if (!where) return 0
-    const n = this.statement(`DELETE FROM ${TABLE}${where.sql}`).run(...where.params).changes
+    const statement = this.statement(`DELETE FROM ${TABLE}${where.sql}`)
+    const n = await this.busy.run(() => statement.run(...where.params).changes)
     if (n > 0) this.shrink()
     return n
   }
@@ -350,7 +335,7 @@ export class SQLiteBackend implements Backend {
   async clear(): Promise<void> {
     this.open()
     this.touches.clear()
-    this.stmt.clear.run()
+    await this.busy.run(() => this.stmt.clear.run())
     this.shrink()
   }
 
@@ -361,6 +346,15 @@ export class SQLiteBackend implements Backend {
    * auto_vacuum=INCREMENTAL (then only vacuum() shrinks it).
    */
   private shrink(): void {
+    try {
+      // Best effort, and never a wait: another process may hold the lock again by now.
+      this.busy.now(() => this.shrinkNow())
+    } catch (error) {
+      if (!isBusy(error)) throw error
+    }
+  }
+
+  private shrinkNow(): void {
     const free = this.db.pragma('freelist_count', { simple: true }) as number
     if (free === 0 || this.db.pragma('auto_vacuum', { simple: true }) !== 2) return
     const pageSize = this.db.pragma('page_size', { simple: true }) as number
@@ -380,7 +374,8 @@ export class SQLiteBackend implements Backend {
 
   private prune(now: number, limit: number): number {
     this.open()
-    const n = this.readOnly ? 0 : this.noWait(() => this.stmt.prune.run(now, limit).changes, 0)
+    // Never waits for another process's lock: a locked store prunes nothing now, and next run.
+    const n = this.readOnly ? 0 : this.busy.orElse(() => this.stmt.prune.run(now, limit).changes, 0)
     if (n > 0) this.shrink()
     return n
   }

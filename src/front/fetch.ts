@@ -15,6 +15,7 @@ import { lookup } from '../pipeline/lookup.js'
 import { prepare } from '../pipeline/prepare/prepare.js'
 import { ConfigError, show } from '../util/errors.js'
 import { Memo } from '../util/memo.js'
+import { Deadline } from '../util/deadline.js'
 import { remember } from '../inspect/info.js'
 import { cachedDispatcher } from './interceptor.js'
 import { nativeFetch } from './native.js'
@@ -134,14 +135,14 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   if (href === undefined) return undefined
   const prepared = prepare(engine, { method, url: href, headers: fetchHeaders(href.startsWith('https:'), input, init), body: undefined }, scope)
   if ('bypass' in prepared) return undefined
-  const found = await lookup(engine, prepared)
+  const found = await lookup(engine, prepared, new Deadline(engine.settings.lockTimeout * 1000))
   const { action, record } = found
   if (!record) {
     const handoff = engine.handoffs.offer(prepared, scope, found)
     if (handoff) onMiss(handoff)
     return undefined
   }
-  if ( !fastPathMayServe(action, record.meta.status, prepared.headers.range !== undefined)) return undefined
+  if (!fastPathMayServe(action, record.meta.status, prepared.headers.range !== undefined)) return undefined
   const now = engine.now()
   const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record.meta.key, ...(action.stale ? { detail: action.reason } : {}) })
   const response = responseFrom(record, status, href, method, now)

@@ -5,7 +5,9 @@
  * (prepare, lookup, coordinate, forward, store, respond), each in its own module.
  */
 import { writesAllowed } from '../rules/decide-write.js'
+import { Deadline } from '../util/deadline.js'
 import { debug } from '../util/debug.js'
+import { BackendError } from '../util/errors.js'
 import { Memo } from '../util/memo.js'
 import type { Settings } from '../config/options.js'
 import type { Backend } from '../backends/contract.js'
@@ -30,6 +32,8 @@ export class Engine {
   readonly handoffs = new Handoffs()
   /** Removes entries of no use in the background (prune.ts); never for a read-only cache. */
   readonly pruner: Pruner
+  /** Keys whose read the backend has not answered by its request's deadline (lookup.ts). */
+  readonly stalledReads = new Set<string>()
   private readonly pending = new Set<Promise<unknown>>()
   private readonly closers: Array<() => unknown> = []
   private closed = false
@@ -91,15 +95,26 @@ export class Engine {
     while (this.pending.size > 0) await Promise.allSettled([...this.pending])
   }
 
+  private async flushUntil(deadline: Deadline): Promise<void> {
+    while (this.pending.size > 0 && !deadline.passed) await deadline.within(Promise.allSettled([...this.pending]))
+  }
+
+  /**
+   * close() waits for the work under way as flush() does, but only until lockTimeout: a backend
+   * call that never settles (a stalled file system) must not stop a program from shutting down.
+   * What is still pending then is reported and left to fail against the closed backend.
+   */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     await this.pruner.stop()
-    await this.flush()
+    const deadline = new Deadline(this.settings.lockTimeout * 1000)
+    await this.flushUntil(deadline)
     // Requests still under way write nothing now (decide), so their leases can go: no other
     // process waits them out.
     this.coordinator.releaseAll()
-    await this.flush()
+    await this.flushUntil(deadline)
+    if (this.pending.size > 0) this.report(new BackendError(`close: ${this.pending.size} backend call(s) still pending after lockTimeout; closing anyway`))
     for (const close of this.closers) await close()
     if (this.ownsBackend) await this.backend.close()
   }

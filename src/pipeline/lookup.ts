@@ -1,13 +1,15 @@
 /**
  * Step 2: find the stored response a prepared request may be given (through the Vary marker)
  * and ask decideRead what to do with it. A backend fault is a miss: reported, never thrown; a
- * corrupt entry is removed.
+ * corrupt entry is removed. So is a read still unanswered at the request's deadline (a stalled
+ * file system, a Redis server that does not answer): it never holds the request longer.
  */
 import { decideRead, type ReadAction, requestDirectives } from '../rules/decide-read.js'
 import { languageCandidates, selectableByLanguage } from '../rules/language.js'
 import { selectable, type Wanted } from '../rules/vary.js'
 import { isMarkerVariant } from '../backends/entry.js'
 import { debug } from '../util/debug.js'
+import { type Deadline, LATE } from '../util/deadline.js'
 import { BackendError, CorruptEntryError } from '../util/errors.js'
 import type { CacheRecord, EntryMeta } from '../backends/contract.js'
 import type { Engine } from './engine.js'
@@ -19,20 +21,20 @@ export interface Lookup {
   record: CacheRecord | undefined
 }
 
-export async function lookup(engine: Engine, p: Prepared): Promise<Lookup> {
+export async function lookup(engine: Engine, p: Prepared, deadline: Deadline): Promise<Lookup> {
   // RFC 9111 §4 and §4.1: same method and URL (a key collision must never serve another
   // request's response; a key function decides what "same URL" means), matching Vary fields.
   const wanted: Wanted = { method: p.method, url: engine.settings.keyFn ? undefined : p.url, headers: p.headers }
-  let record = await read(engine, p.key)
+  let record = await read(engine, p.key, deadline)
   let varyMiss = false
   if (record?.meta.kind === 'vary') {
     const marker = record.meta
     const exactKey = variantKey(p.key, marker.vary, p.headers)
-    record = await read(engine, exactKey)
+    record = await read(engine, exactKey, deadline)
     // As before selection by language: vary-miss only when no variant is stored at the exact key.
     const exactAbsent = record === undefined
     if (record && !selectable(record.meta, wanted)) record = notSelectable(p, record)
-    record ??= await byLanguage(engine, marker, exactKey, wanted)
+    record ??= await byLanguage(engine, marker, exactKey, wanted, deadline)
     varyMiss = exactAbsent && record === undefined
   } else if (record && !selectable(record.meta, wanted)) record = notSelectable(p, record)
   let action = decideRead({ entry: record?.meta, ...requestDirectives(p.headers), modes: p.modes, now: engine.now() })
@@ -57,11 +59,11 @@ const LANGUAGE_READS = 4
  * removed is a miss, never a wrong answer. A marker without a list (written before it existed)
  * selects nothing here.
  */
-async function byLanguage(engine: Engine, marker: EntryMeta, exactKey: string, wanted: Wanted): Promise<CacheRecord | undefined> {
+async function byLanguage(engine: Engine, marker: EntryMeta, exactKey: string, wanted: Wanted, deadline: Deadline): Promise<CacheRecord | undefined> {
   if (!marker.vary.includes('accept-language') || !Array.isArray(marker.variants)) return undefined
   const keys = languageCandidates(marker.variants.filter(isMarkerVariant), wanted.headers).filter((k) => k !== exactKey)
   for (const key of keys.slice(0, LANGUAGE_READS)) {
-    const record = await read(engine, key)
+    const record = await read(engine, key, deadline)
     if (record && selectableByLanguage(record.meta, wanted)) {
       debug('%s %s: variant %s selected by Content-Language', wanted.method, wanted.url ?? '', key)
       return record
@@ -70,10 +72,18 @@ async function byLanguage(engine: Engine, marker: EntryMeta, exactKey: string, w
   return undefined
 }
 
-async function read(engine: Engine, key: string): Promise<CacheRecord | undefined> {
-  if (engine.writer.isRemoving(key)) return undefined
+async function read(engine: Engine, key: string, deadline: Deadline): Promise<CacheRecord | undefined> {
+  // A read of this key the backend has not answered yet, well past its deadline: a miss at
+  // once, rather than a second lockTimeout queued behind it (the fast hit path, then send()).
+  if (engine.writer.isRemoving(key) || engine.stalledReads.has(key)) return undefined
   try {
-    return await engine.backend.get(key)
+    const work = engine.backend.get(key)
+    const got = await deadline.within(work)
+    if (got !== LATE) return got
+    engine.stalledReads.add(key)
+    void work.then(undefined, () => {}).finally(() => engine.stalledReads.delete(key))
+    engine.report(new BackendError(`read of ${key} took over lockTimeout (${engine.settings.lockTimeout} s); a miss`))
+    return undefined
   } catch (error) {
     if (!(error instanceof CorruptEntryError)) {
       engine.report(new BackendError(`read of ${key} failed`, error))

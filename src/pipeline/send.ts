@@ -14,6 +14,7 @@ import { formatCacheStatus, appendCacheStatus, type Forward } from '../rules/cac
 import { asksForOrigin, type ReadAction, remainingTtl, requestDirectives, staleIfErrorAllows } from '../rules/decide-read.js'
 import { mayShareUnstored } from '../rules/vary.js'
 import { assertNever } from '../util/assert.js'
+import { Deadline } from '../util/deadline.js'
 import { debug } from '../util/debug.js'
 import { redactUrl } from '../util/redact.js'
 import type { CacheRecord } from '../backends/contract.js'
@@ -37,15 +38,17 @@ const SILENT: Dispatcher.DispatchHandler = {
 
 /** A request as dispatched: its first look, which may reuse the fast path's lookup (handoff.ts). */
 export function send(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: Scope | undefined): Promise<void> {
-  return look(engine, next, opts, handler, method, scope, undefined, true)
+  return look(engine, next, opts, handler, method, scope, undefined, true, new Deadline(engine.settings.lockTimeout * 1000))
 }
 
 /**
  * `collapsed` is set when this request waited for another one (a flight or a lease) and now
  * looks again: it is then answered from what that one stored, or fetched alone. Only the
  * first look (`first`) may take a handed-on lookup: a look again must read what was stored.
+ * `deadline` bounds every wait of this request inside the cache (lookups, flights, leases) to
+ * lockTimeout in all, however often it looks again (util/deadline.ts).
  */
-async function look(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: Scope | undefined, collapsed: Forward | undefined, first: boolean): Promise<void> {
+async function look(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: Scope | undefined, collapsed: Forward | undefined, first: boolean, deadline: Deadline): Promise<void> {
   // 1. prepare
   const read = await readBody(opts.body)
   if (!read.ok) return void next(opts, handler)
@@ -58,7 +61,7 @@ async function look(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.
     return void next(out, handler)
   }
   // 2. lookup
-  const { action, record } = (first ? engine.handoffs.take(p, scope) : undefined) ?? (await lookup(engine, p))
+  const { action, record } = (first ? engine.handoffs.take(p, scope) : undefined) ?? (await lookup(engine, p, deadline))
   const route: Route = { engine, next, opts: out, p, handler }
   // A range request (RFC 9111 §3.4): a 206 cut from a fresh stored response, else from the
   // parts kept, else the origin answers it as asked and its 206 is kept as a part (§3.3,
@@ -84,14 +87,14 @@ async function look(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.
       return serve(handler, { status: 504, statusText: 'Gateway Timeout', headers: { 'cache-status': formatCacheStatus({ detail: action.reason }), 'content-length': '0' }, body: new Uint8Array(0) }, method)
     case 'revalidate':
     case 'fetch':
-      return miss(route, action, record, scope, collapsed)
+      return miss(route, action, record, scope, collapsed, deadline)
     default:
       assertNever(action)
   }
 }
 
 /** 4 and 5: decide who fetches, then forward. */
-async function miss(route: Route, action: Extract<ReadAction, { action: 'revalidate' | 'fetch' }>, record: CacheRecord | undefined, scope: Scope | undefined, collapsed: Forward | undefined): Promise<void> {
+async function miss(route: Route, action: Extract<ReadAction, { action: 'revalidate' | 'fetch' }>, record: CacheRecord | undefined, scope: Scope | undefined, collapsed: Forward | undefined, deadline: Deadline): Promise<void> {
   const { engine, p } = route
   // RFC 9211 §2.2: `request` when the request would not take a fresh stored response, else why it was not one.
   const fwd: Forward = action.fwd
@@ -101,11 +104,11 @@ async function miss(route: Route, action: Extract<ReadAction, { action: 'revalid
   const { cc, pragmaNoCache } = requestDirectives(p.headers)
   if (collapsed !== undefined || asksForOrigin(cc, pragmaNoCache, p.modes)) return forward(route, { record, revalidating, fwd, flight: undefined })
   // 4. decide
-  const turn = await engine.coordinator.turn(p, record?.meta.createdAt)
-  if (turn.role === 'stored') return look(engine, route.next, route.opts, route.handler, p.method, scope, fwd, false)
+  const turn = await engine.coordinator.turn(p, record?.meta.createdAt, deadline)
+  if (turn.role === 'stored') return look(engine, route.next, route.opts, route.handler, p.method, scope, fwd, false, deadline)
   // Joined while the entry was only being written: a stored response, so a hit.
-  if (turn.role === 'follow' && turn.late && turn.result.kind === 'stored') return look(engine, route.next, route.opts, route.handler, p.method, scope, undefined, false)
-  if (turn.role === 'follow') return follow(route, record, scope, fwd, turn.result)
+  if (turn.role === 'follow' && turn.late && turn.result.kind === 'stored') return look(engine, route.next, route.opts, route.handler, p.method, scope, undefined, false, deadline)
+  if (turn.role === 'follow') return follow(route, record, scope, fwd, turn.result, deadline)
   // 5. forward
   try {
     forward(route, { record, revalidating, fwd, flight: turn.flight })
@@ -116,13 +119,13 @@ async function miss(route: Route, action: Extract<ReadAction, { action: 'revalid
 }
 
 /** A waiter's turn, once the flight it joined has an outcome. */
-function follow(route: Route, record: CacheRecord | undefined, scope: Scope | undefined, fwd: Forward, result: FlightResult): Promise<void> | void {
+function follow(route: Route, record: CacheRecord | undefined, scope: Scope | undefined, fwd: Forward, result: FlightResult, deadline: Deadline): Promise<void> | void {
   const { engine, p, handler } = route
   const alone = () => forward(route, { record, revalidating: false, fwd, flight: undefined })
   switch (result.kind) {
     case 'stored':
       // Look again: the entry (or this request's Vary variant, or nothing) is now in the store.
-      return look(engine, route.next, route.opts, handler, p.method, scope, fwd, false)
+      return look(engine, route.next, route.opts, handler, p.method, scope, fwd, false, deadline)
     case 'response': {
       // RFC 9111 §4.1: an unstorable response is shared only where its Vary fields match.
       if (!mayShareUnstored(result.response.headers, result.requestHeaders, p.headers)) return alone()

@@ -4,6 +4,7 @@
  * wait for the entry. The engine sees only `turn()` and `refresh()`.
  */
 import type { Backend } from '../../backends/contract.js'
+import { Deadline, LATE } from '../../util/deadline.js'
 import { debug } from '../../util/debug.js'
 import type { Port } from '../port.js'
 import { Flight, type FlightResult, Flights } from './flights.js'
@@ -37,13 +38,13 @@ export class Coordinator {
   /**
    * Join the flight under way for this key, or lead a new one; with leases, take the lease
    * first (or wait for the process holding it). `seenCreatedAt` is the entry the lookup saw,
-   * so that one stored since is noticed.
+   * so that one stored since is noticed. Every wait here ends by the request's `deadline`.
    */
-  async turn(w: Want, seenCreatedAt: number | undefined): Promise<Turn> {
+  async turn(w: Want, seenCreatedAt: number | undefined, deadline: Deadline): Promise<Turn> {
     const waiting = this.flights.join(w.key)
     if (waiting) {
       const late = waiting.answered
-      return { role: 'follow', result: await boundedWait(waiting.done, this.lockTimeoutMs), late }
+      return { role: 'follow', result: await boundedWait(waiting.done, deadline), late }
     }
     let held = false
     const flight = this.flights.lead(w.key, () => {
@@ -51,8 +52,8 @@ export class Coordinator {
     })
     if (!this.leases) return { role: 'lead', flight }
     try {
-      const first = await this.leases.acquireFor(w, seenCreatedAt)
-      const outcome = first === 'busy' ? await this.leases.waitForOther(w, seenCreatedAt) : first
+      const first = await this.leases.acquireFor(w, seenCreatedAt, deadline)
+      const outcome = first === 'busy' ? await this.leases.waitForOther(w, seenCreatedAt, deadline) : first
       if (outcome === 'stored') {
         flight.resolve({ kind: 'stored' })
         return { role: 'stored' }
@@ -79,7 +80,8 @@ export class Coordinator {
     if (this.refreshing.has(entryKey)) return
     this.refreshing.add(entryKey)
     const run = async () => {
-      const held = this.leases ? await this.leases.acquire(w.key) : false
+      // Its own deadline: the stale response is already served, no request waits on this one.
+      const held = this.leases ? await this.leases.acquire(w.key, new Deadline(this.lockTimeoutMs)) : false
       if (this.leases && !held) return
       try {
         // A private flight: no one joins it; it settles once the refreshed entry is written.
@@ -105,18 +107,14 @@ export class Coordinator {
 }
 
 /**
- * A waiter waits for the leader's outcome at most `lockTimeout`: the leader's origin may stall
- * mid-body for ever, and this request must still finish in its own origin time plus that.
+ * A waiter waits for the leader's outcome until its deadline (lockTimeout from its start): the
+ * leader's origin may stall mid-body for ever, its caller may never read the body, its write
+ * may never settle, and this request must still finish in its own origin time plus that.
  * Then it fetches on its own ('pass').
  */
-function boundedWait(done: Promise<FlightResult>, ms: number): Promise<FlightResult> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<FlightResult>((resolve) => {
-    timer = setTimeout(() => {
-      debug('flight wait over lockTimeout (%d ms); fetching on its own', ms)
-      resolve({ kind: 'pass' })
-    }, ms)
-    timer.unref()
-  })
-  return Promise.race([done, timeout]).finally(() => clearTimeout(timer))
+async function boundedWait(done: Promise<FlightResult>, deadline: Deadline): Promise<FlightResult> {
+  const result = await deadline.within(done)
+  if (result !== LATE) return result
+  debug('flight wait over lockTimeout; fetching on its own')
+  return { kind: 'pass' }
 }

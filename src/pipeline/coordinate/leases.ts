@@ -2,9 +2,14 @@
  * Cross-process coalescing: a short lease stored in a shared backend lets one process fetch a
  * key while the others wait for the entry to appear, up to `lockTimeout`, and then fetch for
  * themselves. A crashed holder's lease simply expires.
+ *
+ * The whole wait ends by the request's deadline, the backend calls made while waiting included:
+ * each one is raced against it (a SQLite write waiting out another process's lock, a stalled
+ * file system), so a lease never holds a request beyond lockTimeout.
  */
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { type Deadline, LATE } from '../../util/deadline.js'
 import { debug } from '../../util/debug.js'
 import { BackendError } from '../../util/errors.js'
 import type { Backend, BackendLeases } from '../../backends/contract.js'
@@ -34,18 +39,29 @@ export class Leases {
     private readonly port: Port,
   ) {}
 
-  /** Try to become the one process fetching `key`. A backend fault fails open: fetch. */
-  async acquire(key: string): Promise<boolean> {
-    return (await this.take(key)).held
+  /**
+   * Try to become the one process fetching `key`. A backend fault fails open: fetch. So does an
+   * answer that comes after the deadline: fetch without the lease, and give it back should it
+   * have been granted after all, so that no other process waits it out.
+   */
+  async acquire(key: string, deadline: Deadline): Promise<boolean> {
+    return (await this.take(key, deadline)).held
   }
 
   /**
    * The lease, and what is stored at `key` if the backend said so as it granted it
-   * (contract.ts LeaseGrant); `storedAt` undefined: not said. A fault fails open, unsaid.
+   * (contract.ts LeaseGrant); `storedAt` undefined: not said. A fault or a late answer fails
+   * open, unsaid.
    */
-  private async take(key: string): Promise<{ held: boolean; storedAt?: number | null }> {
+  private async take(key: string, deadline: Deadline): Promise<{ held: boolean; storedAt?: number | null }> {
     try {
-      const got = await this.leases.acquire(key, this.owner, this.ttlMs)
+      const got = await deadline.within(this.leases.acquire(key, this.owner, this.ttlMs), (late) => {
+        if (late && !this.held.has(key)) void this.leases.release(key, this.owner).catch(() => {})
+      })
+      if (got === LATE) {
+        this.port.report(new BackendError(`lease of ${key} took over lockTimeout; fetching without it`))
+        return { held: true }
+      }
       const grant = typeof got === 'boolean' ? { held: got } : got
       if (grant.held) this.held.add(key)
       return grant
@@ -61,10 +77,10 @@ export class Leases {
    * A backend whose grant says what is stored (SQLite reads it in the lease's transaction)
    * spares that read; a lease cannot tell otherwise, since a released lease leaves no trace.
    */
-  async acquireFor(w: Want, seenCreatedAt: number | undefined): Promise<'acquired' | 'stored' | 'busy'> {
-    const grant = await this.take(w.key)
+  async acquireFor(w: Want, seenCreatedAt: number | undefined, deadline: Deadline): Promise<'acquired' | 'stored' | 'busy'> {
+    const grant = await this.take(w.key, deadline)
     if (!grant.held) return 'busy'
-    const storedAt = grant.storedAt !== undefined ? grant.storedAt : await this.storedAt(w.key)
+    const storedAt = grant.storedAt !== undefined ? grant.storedAt : await this.storedAt(w.key, deadline)
     if (storedAt !== null && storedAt !== seenCreatedAt) {
       this.release(w.key)
       return 'stored'
@@ -85,20 +101,20 @@ export class Leases {
 
   /**
    * Another process holds the lease: wait until it stores the entry (the record at the primary
-   * key changes), until its lease is free for us to take, or until lockTimeout.
+   * key changes), until its lease is free for us to take, or until the request's deadline.
    */
-  async waitForOther(w: Want, seenCreatedAt: number | undefined): Promise<WaitOutcome> {
-    const deadline = performance.now() + this.ttlMs
+  async waitForOther(w: Want, seenCreatedAt: number | undefined, deadline: Deadline): Promise<WaitOutcome> {
     let delay = POLL_MS
-    while (performance.now() < deadline) {
-      await sleep(delay)
+    while (!deadline.passed) {
+      await sleep(Math.min(delay, deadline.left))
       delay = Math.min(delay * 1.5, 200)
-      const storedAt = await this.storedAt(w.key)
+      const storedAt = await this.storedAt(w.key, deadline)
       if (storedAt !== null && storedAt !== seenCreatedAt) {
         debug('%s %s: stored by another process', w.method, w.url)
         return 'stored'
       }
-      const taken = await this.acquireFor(w, seenCreatedAt)
+      if (deadline.passed) break
+      const taken = await this.acquireFor(w, seenCreatedAt, deadline)
       if (taken !== 'busy') return taken
     }
     debug('%s %s: lockTimeout waiting for another process; fetching', w.method, w.url)
@@ -106,11 +122,12 @@ export class Leases {
   }
 
   /**
-   * When the record at `key` was stored (null: none, or unreadable), to compare with the
-   * `seenCreatedAt` of our lookup: another writer stored something since if they differ.
+   * When the record at `key` was stored (null: none, unreadable, or not known by the deadline),
+   * to compare with the `seenCreatedAt` of our lookup: another writer stored something since if
+   * they differ.
    */
-  private async storedAt(key: string): Promise<number | null> {
-    const record = await this.backend.get(key).catch(() => undefined)
-    return record?.meta.createdAt ?? null
+  private async storedAt(key: string, deadline: Deadline): Promise<number | null> {
+    const record = await deadline.within(this.backend.get(key).catch(() => undefined))
+    return record === LATE ? null : (record?.meta.createdAt ?? null)
   }
 }

@@ -3,6 +3,8 @@ import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import { invalidationTargets } from '../../rules/decide-write.js'
 import type { HeaderMap } from '../../backends/contract.js'
 import type { Engine } from '../engine.js'
+import { Deadline, LATE } from '../../util/deadline.js'
+import { BackendError } from '../../util/errors.js'
 import { PassThroughHandler } from './pass-through.js'
 
 /** Passes an unsafe request's response through and invalidates its URIs (RFC 9111 §4.4). */
@@ -24,7 +26,13 @@ export class InvalidateHandler extends PassThroughHandler {
   }
 
   override onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
-    // The caller hears "done" only once stale entries are gone, so its next GET cannot see them.
-    void this.invalidated.then(() => this.downstream.onResponseEnd?.(controller, trailers))
+    // The caller hears "done" only once stale entries are gone, so its next GET cannot see them;
+    // but never later than lockTimeout after the origin's answer (issue 11: a stalled backend
+    // must not hold the request). Then it is told, and the removal goes on behind it.
+    const deadline = new Deadline(this.engine.settings.lockTimeout * 1000)
+    void deadline.within(this.invalidated).then((done) => {
+      if (done === LATE) this.engine.report(new BackendError("invalidation took over lockTimeout; answering before it is done"))
+      this.downstream.onResponseEnd?.(controller, trailers)
+    })
   }
 }
