@@ -24,7 +24,7 @@ Examples:
           ['cache', `${path} (${backend})`],
           ['entries', `${s.entries} (${s.expired} expired)`],
           ['size', `${bytes(s.bytes)} of bodies`],
-          // The cap, when the store has one (SQLite: 1 GiB unless set).
+          // The cap, when the store has one (SQLite and filesystem: 1 GiB unless set).
           ...capOf(cache).map((cap): [string, string] => ['cap', `${bytes(cap)} (${Math.round((100 * s.bytes) / cap)}% used)`]),
         ]))
         const hosts = Object.entries(s.hosts).filter(([, h]) => h.entries > 0)
