@@ -90,8 +90,10 @@ describe('FileBackend crash leftovers', () => {
     utimesSync(join(folder, 'content-v2', contentPathOf(String(old))), hourAgo, hourAgo)
 
     // The writer lives: its partial file stays though an hour old, its young orphan stays too.
+    // No gone writer: the sweep on open does not even walk the bodies; vacuum() always does.
     const open = new FileBackend({ path: folder })
-    expect(await open.swept).toEqual({ tmpBytes: 0, orphanBytes: Buffer.byteLength('an old orphan') })
+    expect(await open.swept).toEqual({ tmpBytes: 0, orphanBytes: 0, goneWriters: 0 })
+    expect(await cacache.get.hasContent(folder, String(old))).not.toBe(false)
     await open.vacuum()
     expect(existsSync(left.partial)).toBe(true)
     expect(await cacache.get.hasContent(folder, left.orphan)).not.toBe(false)
@@ -102,12 +104,24 @@ describe('FileBackend crash leftovers', () => {
     await exited(child)
     const next = new FileBackend({ path: folder })
     const swept = await next.swept
-    expect(swept?.tmpBytes).toBe(1024 * 1024)
-    expect(swept?.orphanBytes).toBe(Buffer.byteLength('orphaned body of a cut write'))
+    expect(swept).toEqual({ tmpBytes: 1024 * 1024, orphanBytes: Buffer.byteLength('orphaned body of a cut write'), goneWriters: 1 })
     expect(existsSync(join(folder, 'tmp', left.writerDir))).toBe(false)
     expect(await cacache.get.hasContent(folder, left.orphan)).toBe(false)
     // What the killed writer had finished is still served, byte for byte.
     expect(Buffer.from((await next.get('held'))!.body).toString()).toBe('held body')
+    await next.close()
+  })
+
+  it("a SIGKILLed process that only deleted is known gone too: the next open removes the body its cut delete left", async () => {
+    const folder = join(tmp.dir, 'c')
+    const child = writer(folder, 'deleter')
+    const left = JSON.parse(await firstLine(child)) as { writerDir: string; orphan: string }
+    expect(left.writerDir).toMatch(/^w1\./)
+    child.kill('SIGKILL')
+    await exited(child)
+    const next = new FileBackend({ path: folder })
+    expect(await next.swept).toEqual({ tmpBytes: 0, orphanBytes: Buffer.byteLength('body of a cut delete'), goneWriters: 1 })
+    expect(await cacache.get.hasContent(folder, left.orphan)).toBe(false)
     await next.close()
   })
 

@@ -8,7 +8,7 @@
  *   or the old body of an overwrite or eviction whose index line was already gone.
  *
  * **Knowing a writer is gone.** Every FileBackend routes cacache's temp files into a folder of
- * its own, `tmp/<writer id>/`, made before its first body is written and removed by close().
+ * its own, `tmp/<writer id>/`, made before its first write or delete and removed by close().
  * The id is `w1.<host>.<pid>.<start>.<random>`: `<host>` a digest of the host name, `<start>`
  * the process's start time in clock ticks since boot (Linux `/proc/<pid>/stat`; `0` elsewhere).
  * A writer is **gone** when it ran on this host and its pid is not alive (`kill(pid, 0)` fails
@@ -25,6 +25,10 @@
  *   index line. The index is listed again after the writers are checked, so a line appended by
  *   a writer that finished meanwhile still saves its body. The worst a wrong guess does (a
  *   writer stopped for longer than the grace) is make that entry a miss, never wrong bytes.
+ *
+ * The sweep on open is bounded by evidence: it always looks at `tmp/` (one folder per writer),
+ * but lists the index and walks the bodies only when it found a gone writer's folder, the mark
+ * every killed writer or deleter leaves. vacuum() always does both.
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -75,6 +79,8 @@ export interface SweepResult {
   tmpBytes: number
   /** Bytes of orphaned bodies removed. */
   orphanBytes: number
+  /** Gone writers whose temp folders were removed. */
+  goneWriters: number
 }
 
 export interface SweepOptions {
@@ -84,6 +90,8 @@ export interface SweepOptions {
   idle: () => boolean
   /** Stop early (the backend was closed). */
   stopped: () => boolean
+  /** Look for orphaned bodies even when no gone writer was found (vacuum). */
+  always: boolean
 }
 
 async function size(path: string): Promise<{ bytes: number; mtimeMs: number } | undefined> {
@@ -106,23 +114,26 @@ async function remove(path: string): Promise<number> {
 }
 
 /** Temp files: gone writers' folders whole, loose and foreign ones by age. */
-async function sweepTmp(root: string, o: SweepOptions): Promise<number> {
+async function sweepTmp(root: string, o: SweepOptions): Promise<{ bytes: number; gone: number }> {
   const tmp = join(root, 'tmp')
   const cutoff = Date.now() - TMP_GRACE_MS
   let bytes = 0
+  let gone = 0
   for (const name of await readdir(tmp).catch(() => [] as string[])) {
     if (o.stopped()) break
     const path = join(tmp, name)
     if (name === o.self) continue
-    if (writerGone(name)) bytes += await remove(path)
-    else if (ID.test(name)) {
+    if (writerGone(name)) {
+      bytes += await remove(path)
+      gone++
+    } else if (ID.test(name)) {
       // A live writer's folder stays; files in a foreign host's folder go by age.
       if (ID.exec(name)?.[1] !== HOST) {
         for (const file of await walk(path, 1)) if (((await size(file))?.mtimeMs ?? Infinity) < cutoff) bytes += await remove(file)
       }
     } else if (((await size(path))?.mtimeMs ?? Infinity) < cutoff) bytes += await remove(path)
   }
-  return bytes
+  return { bytes, gone }
 }
 
 /** Whether a writer other than an idle `self` has a temp folder and may still be writing. */
@@ -142,14 +153,14 @@ async function indexed(root: string): Promise<Set<string>> {
 
 /** Remove what killed writers left in the folder (see the rules above). */
 export async function sweepLeftovers(root: string, o: SweepOptions): Promise<SweepResult> {
-  const tmpBytes = await sweepTmp(root, o)
-  if (o.stopped()) return { tmpBytes, orphanBytes: 0 }
+  const { bytes: tmpBytes, gone: goneWriters } = await sweepTmp(root, o)
+  if (o.stopped() || (!o.always && goneWriters === 0)) return { tmpBytes, orphanBytes: 0, goneWriters }
   const live = await indexed(root)
   const candidates: string[] = []
   for (const dir of (await readdir(root).catch(() => [] as string[])).filter((d) => d.startsWith('content-v'))) {
     for (const file of await walk(join(root, dir), 4)) if (!live.has(file)) candidates.push(file)
   }
-  if (candidates.length === 0 || o.stopped()) return { tmpBytes, orphanBytes: 0 }
+  if (candidates.length === 0 || o.stopped()) return { tmpBytes, orphanBytes: 0, goneWriters }
   // Writers first, then the index again: see the rules above for why this order.
   const cutoff = (await othersLive(root, o)) ? Date.now() - ORPHAN_GRACE_MS : Infinity
   const still = await indexed(root)
@@ -162,5 +173,5 @@ export async function sweepLeftovers(root: string, o: SweepOptions): Promise<Swe
       orphanBytes += s.size
     }
   })
-  return { tmpBytes, orphanBytes }
+  return { tmpBytes, orphanBytes, goneWriters }
 }

@@ -57,6 +57,7 @@ export class FileBackend implements Backend {
   private readonly writer = writerId()
   /** Writes started, so that a sweep knows whether this backend stayed idle meanwhile. */
   private writes = 0
+  private registered: Promise<void> | undefined
   private readonly touches: TouchBuffer<Touch>
   private closed = false
   private readonly inFlight = new Set<Promise<unknown>>()
@@ -85,7 +86,7 @@ export class FileBackend implements Backend {
     this.eviction = new FileEviction(this.path, this.limits, this.touches, (entry) => this.remove(entry))
     this.lockFiles = new FileLeases(this.path)
     // In the background: a request never waits for it, and a fault is only reported.
-    this.swept = this.run(() => this.sweep()).catch((error: unknown) => {
+    this.swept = this.run(() => this.sweep(false)).catch((error: unknown) => {
       if (this.closed && error instanceof BackendError) return undefined
       try {
         onError(error)
@@ -97,13 +98,29 @@ export class FileBackend implements Backend {
   }
 
   /** Remove what killed writers left (file-leftovers.ts); stops early when closed. */
-  private sweep(): Promise<SweepResult> {
+  private sweep(always: boolean): Promise<SweepResult> {
     const idleSince = this.writing.size === 0 ? this.writes : -1
     return sweepLeftovers(this.path, {
       self: this.writer,
       idle: () => this.writing.size === 0 && this.writes === idleSince,
       stopped: () => this.closed,
+      always,
     })
+  }
+
+  /**
+   * Make this backend's temp folder before its first change to the folder: a killed process is
+   * known by it, and its presence tells the next open to look for the bodies it left.
+   */
+  private register(): Promise<void> {
+    this.registered ??= mkdir(join(this.path, 'tmp', this.writer), { recursive: true, mode: 0o700 }).then(
+      () => {},
+      (error: unknown) => {
+        this.registered = undefined
+        throw error
+      },
+    )
+    return this.registered
   }
 
   /** Run an operation, refusing after close() and letting close() wait for it. */
@@ -199,6 +216,7 @@ export class FileBackend implements Backend {
     }
     // Cached responses may be private: the folder is the user's alone (0700) when we make it.
     await mkdir(this.path, { recursive: true, mode: 0o700 })
+    await this.register()
     const integrity = await cc.put(this.path, k, Buffer.concat([salt(k), record.body]), record.meta, `${this.writer}/c`)
     // A new content file's modification time is its write: its recency for eviction.
     if (old) {
@@ -226,6 +244,7 @@ export class FileBackend implements Backend {
   }
 
   private async remove(entry: IndexEntry): Promise<void> {
+    await this.register()
     await cc.removeEntry(this.path, entry.key)
     await cc.removeContent(this.path, entry.integrity)
     this.touches.forget(entry.key)
@@ -316,7 +335,7 @@ export class FileBackend implements Backend {
         }
       }
       await eachLimit(broken, (entry) => this.remove(entry))
-      await this.sweep()
+      await this.sweep(true)
       this.eviction.reset()
     })
   }

@@ -3,6 +3,9 @@
 //   Stores `held`, then leaves what a write cut short leaves: a partial body in its own temp
 //   folder (dated an hour ago) and a body renamed into place whose index line never came.
 //   Prints {"writerDir","partial","orphan"} and stays alive until killed.
+// node leftover-writer.mjs <build dir> <folder> deleter
+//   Only deletes (as `fetchcache purge` does), then leaves a body whose index line is gone, as a
+//   delete cut between its two steps does. Prints {"writerDir","orphan"}; stays alive.
 // node leftover-writer.mjs <build dir> <folder> big <count> <MiB>
 //   Stores `big0`… with bodies of <MiB> MiB (bigBody() below), printing each key when done,
 //   then closes and exits.
@@ -33,7 +36,17 @@ function record(key, body) {
   return { meta, body }
 }
 
-if (mode === 'hold') {
+if (mode === 'deleter') {
+  const other = new FileBackend({ path: folder })
+  await other.set('doomed', record('doomed', Buffer.from('doomed body')))
+  await other.close()
+  await backend.delete(['doomed'])
+  const writerDir = readdirSync(join(folder, 'tmp')).find((n) => n.startsWith('w1.') && n.includes(`.${process.pid}.`))
+  const orphan = String(await cacache.put(folder, 'scratch', Buffer.from('body of a cut delete')))
+  await cacache.rm.entry(folder, 'scratch', { removeFully: true })
+  process.stdout.write(JSON.stringify({ writerDir, orphan }) + '\n')
+  setInterval(() => {}, 60_000)
+} else if (mode === 'hold') {
   await backend.set('held', record('held', Buffer.from('held body')))
   // The first write made this backend's temp folder; a write under way has its file there.
   const writerDir = readdirSync(join(folder, 'tmp')).find((n) => n.startsWith('w1.') && n.includes(`.${process.pid}.`))
