@@ -167,6 +167,7 @@ describe('FileBackend default cap', () => {
   it('is 1 GiB unless set; Infinity lifts it; a smaller cap evicts the least recently used', async () => {
     expect(new FileBackend({ path: join(tmp.dir, 'a') }).limits.maxSize).toBe(1024 ** 3)
     expect(new FileBackend({ path: join(tmp.dir, 'b'), maxSize: Infinity }).limits.maxSize).toBe(Infinity)
+    expect(() => new FileBackend({ onError: 'log' as unknown as () => void })).toThrow(/FileBackend onError: expected a function; got 'log'/)
     const b = new FileBackend({ path: join(tmp.dir, 'c'), maxSize: 8 * 1024 })
     for (let i = 0; i < 6; i++) await b.set(`k${i}`, rec(`k${i}`, Buffer.alloc(2000, i)))
     const stats = await b.stats()
