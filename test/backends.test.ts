@@ -308,10 +308,13 @@ describe('FileBackend', () => {
     expect(statSync(file!).mtimeMs).toBeGreaterThan(before + 50_000)
   })
 
-  it('vacuum() collects orphaned bodies, broken entries and stale temp files, sparing young ones', async () => {
+  it('vacuum() collects orphaned bodies, broken entries and stale temp files, sparing young orphans while another writer lives', async () => {
     const dir = join(tmp.dir, 'c')
     const backend = new FileBackend({ path: dir })
     await backend.set('keep', rec('keep', 'kept'))
+    // Another writer on the folder, alive: a young orphan may be its body about to be indexed.
+    const other = new FileBackend({ path: dir })
+    await other.set('other', rec('other', 'other body'))
     const hourAgo = new Date(Date.now() - 3_600_000)
     // A crash between writing a body and indexing it leaves content no entry points to.
     const oldOrphan = await cacache.put(dir, 'scratch-old', Buffer.from('old orphan'))
@@ -329,6 +332,11 @@ describe('FileBackend', () => {
     expect(await cacache.get.info(dir, 'fetchcache:v1:broken')).toBeNull()
     expect(existsSync(join(dir, 'tmp', 'stale-write'))).toBe(false)
     expect(Buffer.from((await backend.get('keep'))!.body).toString()).toBe('kept')
+    // Once no other writer lives, no one can still index it: it goes, however young.
+    await other.close()
+    await backend.vacuum()
+    expect(await cacache.get.hasContent(dir, youngOrphan)).toBe(false)
+    expect(Buffer.from((await backend.get('other'))!.body).toString()).toBe('other body')
     await backend.close()
   })
 

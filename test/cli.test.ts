@@ -273,10 +273,9 @@ describe.each([
     expect(human.stdout).toMatch(/^of no use\s+0 \(removed by the next prune\)$/m)
     expect(human.stdout).toMatch(new RegExp(`^${host.replace(/\./g, '\\.')}\\s+${PATHS.length}\\s+1\\s+${bytes} B$`, 'm'))
 
-    // SQLite has a default cap (1 GiB), shown with its use; the folder backend has none by default.
-    expect((s as unknown as { cap: number | null }).cap).toBe(backend === 'sqlite' ? 1024 ** 3 : null)
-    if (backend === 'sqlite') expect(human.stdout).toMatch(/^cap\s+.+ \(0% used\)$/m)
-    else expect(human.stdout).not.toMatch(/^cap/m)
+    // Both disk backends have a default cap (1 GiB), shown with its use.
+    expect((s as unknown as { cap: number | null }).cap).toBe(1024 ** 3)
+    expect(human.stdout).toMatch(/^cap\s+1\.0 GiB \(0% used\)$/m)
   })
 
   it('purge: by expiry, URL glob, age or everything; --dry-run deletes nothing; no criterion is a usage error', async () => {

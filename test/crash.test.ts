@@ -2,11 +2,14 @@
  * Crash safety (issue 11): a process filling a store with bodies of 1 B – 2 MiB is SIGKILLed at
  * seeded random moments, 30 times per backend; after each kill the store is opened afresh and
  * every entry it serves is byte-identical to what was written for its key. A damaged entry
- * may be a miss (reported as CorruptEntryError), never wrong bytes.
+ * may be a miss (reported as CorruptEntryError), never wrong bytes. The folder backend's sweep
+ * on open leaves nothing of the killed writer: no temp file, no body without an index entry.
  */
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import cacache from 'cacache'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CorruptEntryError, FileBackend, SQLiteBackend, type Backend } from '../src/index.js'
 import { buildBackends, type Build } from './conformance/build.js'
@@ -48,6 +51,15 @@ function killAfter(kind: string, path: string, seed: number, ms: number): Promis
   })
 }
 
+/** What the sweep on open left of the killed writer: temp files and bodies no entry points to. */
+async function leftovers(path: string, backend: FileBackend): Promise<{ tmp: string[]; orphans: string[] }> {
+  await backend.swept
+  const files = (dir: string): string[] =>
+    existsSync(dir) ? readdirSync(dir, { withFileTypes: true, recursive: true }).filter((d) => d.isFile()).map((d) => join(d.parentPath, d.name)) : []
+  const live = new Set(Object.values(await cacache.ls(path)).map((e) => e.path))
+  return { tmp: files(join(path, 'tmp')), orphans: files(join(path, 'content-v2')).filter((f) => !live.has(f)) }
+}
+
 describe.each([
   ['sqlite', (path: string) => new SQLiteBackend({ path })],
   ['file', (path: string) => new FileBackend({ path })],
@@ -60,6 +72,7 @@ describe.each([
       seed = (seed * 1103515245 + 12345) >>> 0
       await killAfter(kind, path, seed, 100 + (seed % 1400))
       const backend: Backend = open(path)
+      if (backend instanceof FileBackend) expect(await leftovers(path, backend), `round ${round}`).toEqual({ tmp: [], orphans: [] })
       for await (const [key] of backend.entries()) {
         try {
           const record = await backend.get(key)

@@ -35,14 +35,20 @@ const load = (): Promise<typeof Cacache> =>
   (loading ??= import('cacache').then((m) => ((m as { default?: typeof Cacache }).default ?? m) as typeof Cacache))
 
 export const cc = {
-  /** Resolves with the integrity as the index stores it (cacache hands back an object). */
-  put: async (dir: string, key: string, data: Buffer, metadata: EntryMeta) => String(await (await load()).put(dir, key, data, { metadata })),
+  /**
+   * Resolves with the integrity as the index stores it (cacache hands back an object).
+   * `tmpPrefix` routes the temp file into the writer's own folder (see file-leftovers.ts).
+   */
+  put: async (dir: string, key: string, data: Buffer, metadata: EntryMeta, tmpPrefix: string) =>
+    String(await (await load()).put(dir, key, data, { metadata, tmpPrefix })),
   info: async (dir: string, key: string) => (await load()).get.info(dir, key) as Promise<IndexEntry | null>,
   read: async (dir: string, integrity: string, size: number) => (await load()).get.byDigest(dir, integrity, { size }),
   list: async function* (dir: string): AsyncIterable<IndexEntry> {
     yield* (await load()).ls.stream(dir) as unknown as AsyncIterable<IndexEntry>
   },
-  compact: async (dir: string, key: string) => (await load()).index.compact(dir, key, (a, b) => a.key === b.key) as Promise<IndexEntry[]>,
+  compact: async (dir: string, key: string, tmpPrefix: string) =>
+    ((await load()).index.compact as (dir: string, key: string, match: (a: IndexEntry, b: IndexEntry) => boolean, opts: { tmpPrefix: string }) => Promise<IndexEntry[]>)(
+      dir, key, (a, b) => a.key === b.key, { tmpPrefix }),
   /** Remove the whole index bucket of the key, not just append a tombstone line. */
   removeEntry: async (dir: string, key: string) =>
     ((await load()).rm.entry as (dir: string, key: string, opts: { removeFully: boolean }) => Promise<unknown>)(dir, key, { removeFully: true }),

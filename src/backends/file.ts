@@ -15,18 +15,21 @@
  * Writes are cacache's: content to a temp file renamed into place, index lines appended with a
  * checksum, so a reader in another process never sees half an entry. An overwritten key's bucket
  * is compacted and its old content removed. Races between processes can at worst leave an
- * orphaned content file (removed by `vacuum()`) or make an entry a miss.
+ * orphaned content file or make an entry a miss. What a killed writer leaves (temp files,
+ * orphaned bodies) is swept on open and by `vacuum()`: see file-leftovers.ts for how a writer
+ * is known to be gone.
  */
-import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises'
+import { mkdir, rm, stat, utimes } from 'node:fs/promises'
 import { join } from 'node:path'
 import { checkMeta } from './entry.js'
 import { BackendError, ConfigError, CorruptEntryError, show } from '../util/errors.js'
 import type { Backend, BackendLeases, BackendMaintenance, BackendPruning, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
-import { cc, eachLimit, errorCode, type IndexEntry, PREFIX, SALT, salt, walk } from './file-cacache.js'
+import { cc, eachLimit, errorCode, type IndexEntry, PREFIX, SALT, salt } from './file-cacache.js'
 import { FileEviction, type Touch } from './file-eviction.js'
 import { FileLeases } from './file-lease.js'
+import { sweepLeftovers, type SweepResult, writerId } from './file-leftovers.js'
 import { matchesFilter } from './filter.js'
-import { checkOptions, fits, isDead, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits, weigh } from './limits.js'
+import { checkOptions, DEFAULT_MAX_SIZE, fits, isDead, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits, weigh } from './limits.js'
 import { TouchBuffer } from './touches.js'
 
 export interface FileBackendOptions {
@@ -34,20 +37,27 @@ export interface FileBackendOptions {
   path?: string
   /** Most entries kept; the least recently used go first. Default: unbounded. */
   maxEntries?: number
-  /** Most bytes of bodies and metadata kept. Default: unbounded. */
+  /** Most bytes of bodies and metadata kept. Default 1 GiB (DEFAULT_MAX_SIZE); Infinity: unbounded. */
   maxSize?: number
   /** Largest entry (body and metadata) stored; larger ones are silently not stored. Default: maxSize. */
   maxEntrySize?: number
   /** Access times of hits are written in one batch at most this often, in ms. Default 10000. */
   touchInterval?: number
+  /** Told of faults of the background sweep of crash leftovers on open. Default: ignored. */
+  onError?: (error: unknown) => void
 }
-
-/** vacuum() leaves content and temp files younger than this alone: a write may be under way. */
-const VACUUM_GRACE_MS = 10 * 60_000
 
 export class FileBackend implements Backend {
   readonly path: string
-  private readonly limits: Limits
+  /** The limits in force (maxSize defaults to DEFAULT_MAX_SIZE): `fetchcache stats` shows them. */
+  readonly limits: Readonly<Limits>
+  /** Resolves (never rejects) when the sweep of crash leftovers started on open is done. */
+  readonly swept: Promise<SweepResult | undefined>
+  /** This backend's temp folder name under `tmp/`: see file-leftovers.ts. */
+  private readonly writer = writerId()
+  /** Writes started, so that a sweep knows whether this backend stayed idle meanwhile. */
+  private writes = 0
+  private registered: Promise<void> | undefined
   private readonly touches: TouchBuffer<Touch>
   private closed = false
   private readonly inFlight = new Set<Promise<unknown>>()
@@ -65,16 +75,54 @@ export class FileBackend implements Backend {
   readonly pruning: BackendPruning = { prune: (now, limit) => this.run(() => this.prune(now, limit)) }
 
   constructor(options: FileBackendOptions = {}) {
-    const o = checkOptions(options, ['path', 'touchInterval', ...LIMIT_OPTIONS], 'FileBackend')
+    const o = checkOptions(options, ['path', 'touchInterval', 'onError', ...LIMIT_OPTIONS], 'FileBackend')
     if (o.path !== undefined && (typeof o.path !== 'string' || o.path === '')) {
       throw new ConfigError(`FileBackend path: expected a folder name; got ${show(o.path)}`)
     }
     this.path = (o.path as string | undefined) ?? 'http_cache'
-    this.limits = resolveLimits(o, 'FileBackend')
+    this.limits = resolveLimits(o, 'FileBackend', { maxSize: DEFAULT_MAX_SIZE })
+    if (o.onError !== undefined && typeof o.onError !== 'function') throw new ConfigError(`FileBackend onError: expected a function; got ${show(o.onError)}`)
+    const onError = (o.onError as ((error: unknown) => void) | undefined) ?? (() => {})
     const touchInterval = positive(o.touchInterval, 'FileBackend touchInterval', 10_000)
     this.touches = new TouchBuffer<Touch>(touchInterval, (batch) => this.writeTouches(batch))
     this.eviction = new FileEviction(this.path, this.limits, this.touches, (entry) => this.remove(entry))
     this.lockFiles = new FileLeases(this.path)
+    // In the background: a request never waits for it, and a fault is only reported.
+    this.swept = this.run(() => this.sweep(false)).catch((error: unknown) => {
+      if (this.closed && error instanceof BackendError) return undefined
+      try {
+        onError(error)
+      } catch {
+        // A throwing onError must not become an unhandled rejection.
+      }
+      return undefined
+    })
+  }
+
+  /** Remove what killed writers left (file-leftovers.ts); stops early when closed. */
+  private sweep(always: boolean): Promise<SweepResult> {
+    const idleSince = this.writing.size === 0 ? this.writes : -1
+    return sweepLeftovers(this.path, {
+      self: this.writer,
+      idle: () => this.writing.size === 0 && this.writes === idleSince,
+      stopped: () => this.closed,
+      always,
+    })
+  }
+
+  /**
+   * Make this backend's temp folder before its first change to the folder: a killed process is
+   * known by it, and its presence tells the next open to look for the bodies it left.
+   */
+  private register(): Promise<void> {
+    this.registered ??= mkdir(join(this.path, 'tmp', this.writer), { recursive: true, mode: 0o700 }).then(
+      () => {},
+      (error: unknown) => {
+        this.registered = undefined
+        throw error
+      },
+    )
+    return this.registered
   }
 
   /** Run an operation, refusing after close() and letting close() wait for it. */
@@ -146,6 +194,7 @@ export class FileBackend implements Backend {
     return this.run(async () => {
       // One write per key at a time in this process, so each sees the one before and removes its body.
       const k = PREFIX + key
+      this.writes++
       const previous = this.writing.get(k)
       const mine = (previous ?? Promise.resolve()).catch(() => {}).then(() => this.write(key, record))
       this.writing.set(k, mine)
@@ -169,12 +218,13 @@ export class FileBackend implements Backend {
     }
     // Cached responses may be private: the folder is the user's alone (0700) when we make it.
     await mkdir(this.path, { recursive: true, mode: 0o700 })
-    const integrity = await cc.put(this.path, k, Buffer.concat([salt(k), record.body]), record.meta)
+    await this.register()
+    const integrity = await cc.put(this.path, k, Buffer.concat([salt(k), record.body]), record.meta, `${this.writer}/c`)
     // A new content file's modification time is its write: its recency for eviction.
     if (old) {
       // Keep the bucket to one line per key, and drop the replaced body; an unchanged body
       // kept its old file, whose time must move on.
-      await cc.compact(this.path, k)
+      await cc.compact(this.path, k, `${this.writer}/i`)
       if (old.integrity !== integrity) await cc.removeContent(this.path, old.integrity)
       else await this.stamp(old.path, recencyTick())
     }
@@ -196,6 +246,7 @@ export class FileBackend implements Backend {
   }
 
   private async remove(entry: IndexEntry): Promise<void> {
+    await this.register()
     await cc.removeEntry(this.path, entry.key)
     await cc.removeContent(this.path, entry.integrity)
     this.touches.forget(entry.key)
@@ -298,17 +349,15 @@ export class FileBackend implements Backend {
   }
 
   /**
-   * Garbage collection for what crashes and races can leave behind: content files no index
-   * entry points to, entries of this format that do not decode or whose body is gone, and
-   * stale temp files. Files younger than ten minutes are left alone (a write may be under way).
+   * Garbage collection for what crashes and races can leave behind: entries of this format that
+   * do not decode or whose body is gone, then the sweep of file-leftovers.ts (temp files of gone
+   * writers, orphaned bodies).
    */
   vacuum(): Promise<void> {
     return this.run(async () => {
       await this.touches.flush()
-      const live = new Set<string>()
       const broken: IndexEntry[] = []
       for await (const entry of cc.list(this.path)) {
-        live.add(entry.integrity)
         if (!entry.key.startsWith(PREFIX)) continue
         try {
           checkMeta(entry.metadata)
@@ -318,18 +367,7 @@ export class FileBackend implements Backend {
         }
       }
       await eachLimit(broken, (entry) => this.remove(entry))
-      const cutoff = Date.now() - VACUUM_GRACE_MS
-      const old = async (file: string) => (await stat(file).catch(() => undefined))?.mtimeMs ?? Infinity
-      for (const dir of (await readdir(this.path).catch(() => [] as string[])).filter((d) => d.startsWith('content-v'))) {
-        for (const file of await walk(join(this.path, dir), 4)) {
-          const parts = file.split(/[/\\]/).slice(-4)
-          const integrity = `${parts[0]}-${Buffer.from(parts.slice(1).join(''), 'hex').toString('base64')}`
-          if (!live.has(integrity) && (await old(file)) < cutoff) await rm(file, { force: true })
-        }
-      }
-      for (const file of await walk(join(this.path, 'tmp'), 1)) {
-        if ((await old(file)) < cutoff) await rm(file, { force: true, recursive: true })
-      }
+      await this.sweep(true)
       this.eviction.reset()
     })
   }
@@ -340,6 +378,8 @@ export class FileBackend implements Backend {
     await Promise.allSettled([...this.inFlight])
     this.touches.stop()
     await this.touches.flush().catch(() => {})
+    // No write of ours is under way: our temp folder goes (a killed process's is swept by others).
+    await rm(join(this.path, 'tmp', this.writer), { recursive: true, force: true }).catch(() => {})
   }
 }
 

@@ -43,6 +43,13 @@ export function positive(value: unknown, option: string, fallback: number): numb
   return value
 }
 
+/**
+ * The disk backends' default cap (SQLite and File): a cache must not grow without bound by
+ * default, so 1 GiB of bodies and metadata, evicting entries of no use first, then the least
+ * recently used. `maxSize: Infinity` lifts it.
+ */
+export const DEFAULT_MAX_SIZE = 1024 ** 3
+
 export const LIMIT_OPTIONS = ['maxEntries', 'maxSize', 'maxEntrySize'] as const
 
 export function resolveLimits(o: Record<string, unknown>, where: string, defaults: Partial<Limits> = {}): Limits {

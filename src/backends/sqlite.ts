@@ -19,7 +19,7 @@ import { decodeMeta, decodeMetaCached, encodeMeta } from './entry.js'
 import { BackendError, ConfigError, CorruptEntryError, show } from '../util/errors.js'
 import type { Backend, BackendLeases, BackendMaintenance, BackendPruning, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { SQLiteLeases } from './sqlite-lease.js'
-import { checkOptions, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
+import { checkOptions, DEFAULT_MAX_SIZE, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
 import { TouchBuffer } from './touches.js'
 import { checksum, metaChecksum, TABLE, TOTALS } from './sqlite-schema.js'
 import { openDatabase, sqliteCode } from './sqlite-open.js'
@@ -45,11 +45,7 @@ export interface SQLiteBackendOptions {
   readOnly?: boolean
 }
 
-/**
- * A file must not grow without bound by default: 1 GiB of bodies and metadata, evicting entries
- * of no use first, then the least recently used. `maxSize: Infinity` lifts it.
- */
-export const DEFAULT_MAX_SIZE = 1024 ** 3
+export { DEFAULT_MAX_SIZE }
 
 /** After a delete, free pages are given back when there are at least this many bytes of them… */
 const SHRINK_MIN_BYTES = 1024 * 1024

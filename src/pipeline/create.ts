@@ -33,7 +33,12 @@ function openEngine(options: CacheOptions, recover: boolean): Engine {
     for (const problem of opened.problems) engine.report(problem)
     return engine
   }
-  if (b === 'filesystem') return new Engine(settings, new FileBackend({ path: settings.name }), true)
+  if (b === 'filesystem') {
+    // The sweep of crash leftovers on open runs in the background: its faults go to onError.
+    let engine: Engine | undefined
+    engine = new Engine(settings, new FileBackend({ path: settings.name, onError: (e) => engine?.report(e) }), true)
+    return engine
+  }
   if (b === 'memory') return new Engine(settings, new MemoryBackend(), true)
   if (b === 'memcached') {
     // A memory tier whose copies live memoryTtlMs at most: Memcached cannot tell this process

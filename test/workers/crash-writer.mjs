@@ -20,7 +20,7 @@ export function bodyOf(key) {
 let seed = Number(seedText)
 process.stdout.write('ready\n')
 for (let i = 0; ; i++) {
-  seed = (seed * 1103515245 + 12345) >>> 0
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0
   const key = `k${seed % 64}`
   const body = bodyOf(key)
   const meta = {
