@@ -27,7 +27,7 @@ Examples:
           // Past every window: what the background pruning of the caches using this store removes.
           ['of no use', `${s.dead} (removed by the next prune)`],
           ['size', `${bytes(s.bytes)} of bodies`],
-          // The cap, when the store has one (SQLite: 1 GiB unless set), and its use (bodies and metadata).
+          // The cap, when the store has one (SQLite and filesystem: 1 GiB unless set), and its use (bodies and metadata).
           ...(cap === null ? [] : [['cap', `${bytes(cap)} (${Math.round((100 * s.storeBytes) / cap)}% used)`] as [string, string]]),
         ]))
         const hosts = Object.entries(s.hosts).filter(([, h]) => h.entries > 0)
