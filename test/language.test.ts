@@ -119,7 +119,7 @@ function byLanguage(vary: string) {
 
 type Step = [headers: Record<string, string>, body: string, hit: boolean]
 
-const FRONTS_HERE: readonly Front[] = ['fetch', 'request']
+const FRONTS_HERE: readonly Front[] = ['fetch', 'request', 'Client']
 
 describe.each(FRONTS_HERE)('through %s on SQLite', (front) => {
   const rows: Array<[name: string, vary: string, steps: Step[]]> = [

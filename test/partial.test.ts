@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import type http from 'node:http'
 import { join } from 'node:path'
-import { Agent, request } from 'undici'
+import { Agent, Client, type Dispatcher, request } from 'undici'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { type CacheOptions, cacheInterceptor, createCachedFetch } from '../src/index.js'
 import { type Origin, type SeenRequest, startOrigin } from './helpers/origin.js'
@@ -23,7 +23,7 @@ interface Front {
   close(): Promise<void>
 }
 
-type FrontName = 'fetch' | 'request'
+type FrontName = 'fetch' | 'request' | 'Client'
 
 function front(name: FrontName, url: string, file: string, options: CacheOptions = {}): Front {
   if (name === 'fetch') {
@@ -39,11 +39,12 @@ function front(name: FrontName, url: string, file: string, options: CacheOptions
     }
   }
   const ic = cacheInterceptor({ backend: 'sqlite', name: file, ...options })
-  const agent = new Agent()
+  // A Client sends path-only requests: the cache learns its origin from undici (dispatcher-origin.ts).
+  const agent: Dispatcher = name === 'Client' ? new Client(url) : new Agent()
   const d = agent.compose(ic)
   return {
     async send(path, headers = {}) {
-      const res = await request(url + path, { dispatcher: d, headers })
+      const res = name === 'Client' ? await d.request({ path, method: 'GET', headers }) : await request(url + path, { dispatcher: d, headers })
       const body = Buffer.from(await res.body.arrayBuffer())
       await ic.cache.flush()
       const h: Record<string, string> = {}
@@ -115,7 +116,7 @@ afterEach(async () => {
 
 const ranges = () => origin.seen.map((s) => s.headers.range)
 
-describe.each<FrontName>(['fetch', 'request'])('parts through %s', (name) => {
+describe.each<FrontName>(['fetch', 'request', 'Client'])('parts through %s', (name) => {
   it('two ranges covering the whole are combined: a plain GET is then a hit with the exact bytes', async () => {
     const c = cache(name)
     const a = await c.send('/file', { range: 'bytes=0-499' })

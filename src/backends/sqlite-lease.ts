@@ -6,6 +6,7 @@ import type Database from 'better-sqlite3'
 import type { LeaseGrant } from './contract.js'
 import { FORMAT_VERSION } from './entry.js'
 import { TABLE as RESPONSES } from './sqlite-schema.js'
+import { sqliteCode } from './sqlite-open.js'
 
 const TABLE = `leases_v${FORMAT_VERSION}`
 
@@ -13,7 +14,7 @@ export class SQLiteLeases {
   private readonly take: Database.Statement<[string, string, number, number]>
   private readonly give: Database.Statement<[string, string]>
   private readonly peek: Database.Statement<[string], number>
-  private readonly takeAndPeek: (key: string, owner: string, ttlMs: number) => LeaseGrant
+  private readonly takeAndPeek: (key: string, owner: string, ttlMs: number, damaged: boolean) => LeaseGrant
 
   constructor(db: Database.Database) {
     db.exec(`CREATE TABLE IF NOT EXISTS ${TABLE} (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)`)
@@ -27,17 +28,29 @@ export class SQLiteLeases {
     this.peek = db.prepare<[string], number>(`SELECT created_at FROM ${RESPONSES} WHERE key = ?`).pluck(true)
     // One transaction: the entry is read as the lease is taken, so the engine need not read it
     // again to learn whether the previous holder stored it (contract.ts LeaseGrant).
-    this.takeAndPeek = db.transaction((key: string, owner: string, ttlMs: number): LeaseGrant => {
+    this.takeAndPeek = db.transaction((key: string, owner: string, ttlMs: number, damaged: boolean): LeaseGrant => {
       const now = Date.now()
       if (this.take.run(key, owner, now + ttlMs, now).changes !== 1) return { held: false, storedAt: null }
-      return { held: true, storedAt: this.peek.get(key) ?? null }
+      return { held: true, storedAt: damaged ? null : this.storedAt(key) }
     })
   }
 
-  /** `damaged`: a key whose row get() refuses to read; stored or not, it reads as nothing. */
+  /**
+   * `damaged`: a key whose row get() refuses to read; stored or not, it reads as nothing. A row
+   * on a damaged page reads as nothing too, as get() would see it (a CorruptEntryError is a
+   * miss): the lease is still taken, which the row's page does not hold.
+   */
   acquire(key: string, owner: string, ttlMs: number, damaged: boolean): LeaseGrant {
-    const grant = this.takeAndPeek(key, owner, ttlMs)
-    return damaged ? { held: grant.held, storedAt: null } : grant
+    return this.takeAndPeek(key, owner, ttlMs, damaged)
+  }
+
+  private storedAt(key: string): number | null {
+    try {
+      return this.peek.get(key) ?? null
+    } catch (error) {
+      if (sqliteCode(error)?.startsWith('SQLITE_CORRUPT')) return null
+      throw error
+    }
   }
 
   release(key: string, owner: string): void {

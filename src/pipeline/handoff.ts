@@ -15,8 +15,15 @@
  * No AsyncLocalStorage: on Node 20 a run turns promise hooks on for good (front/fetch.ts
  * keeps empty scopes out of it), and nothing is ever sent to the origin to carry it.
  */
-import type { Lookup } from './lookup.js'
+import type { ReadAction } from '../rules/decide-read.js'
+import type { CacheRecord } from '../backends/contract.js'
 import type { Prepared, Scope } from './prepare/prepare.js'
+
+/** A lookup's answer (lookup.ts Lookup), said here by shape: lookup.ts reaches the engine, which holds the handoffs. */
+interface Lookup {
+  action: ReadAction
+  record: CacheRecord | undefined
+}
 
 /** A handoff waits a few event-loop turns (fetch's own steps), never longer than this. */
 const MAX_AGE_MS = 100
