@@ -42,8 +42,15 @@ function front(name: FrontName, url: string, file: string, options: CacheOptions
   // A Client sends path-only requests: the cache learns its origin from undici (dispatcher-origin.ts).
   const agent: Dispatcher = name === 'Client' ? new Client(url) : new Agent()
   const d = agent.compose(ic)
+  // A Client's first path-only request is sent before the cache knows its origin (README, undici
+  // Client): one request elsewhere first, so every request of a table row is looked up.
+  let learned = name !== 'Client'
   return {
     async send(path, headers = {}) {
+      if (!learned) {
+        learned = true
+        await (await d.request({ path: '/learn-origin', method: 'GET' })).body.dump()
+      }
       const res = name === 'Client' ? await d.request({ path, method: 'GET', headers }) : await request(url + path, { dispatcher: d, headers })
       const body = Buffer.from(await res.body.arrayBuffer())
       await ic.cache.flush()
@@ -114,7 +121,9 @@ afterEach(async () => {
   tmp.cleanup()
 })
 
-const ranges = () => origin.seen.map((s) => s.headers.range)
+/** What the origin saw of the tables' requests (not a Client's first one, which learns its origin). */
+const seen = () => origin.seen.filter((s) => s.url !== '/learn-origin')
+const ranges = () => seen().map((s) => s.headers.range)
 
 describe.each<FrontName>(['fetch', 'request', 'Client'])('parts through %s', (name) => {
   it('two ranges covering the whole are combined: a plain GET is then a hit with the exact bytes', async () => {
@@ -348,7 +357,7 @@ describe('kept parts and the rest of the cache', () => {
     await get({ range: 'bytes=0-499' })
     await get({}, { method: 'POST', body: 'x' })
     await get({ range: 'bytes=0-9' })
-    expect(origin.seen.map((s) => `${s.method} ${s.headers.range ?? ''}`)).toEqual(['GET bytes=0-499', 'POST ', 'GET bytes=0-9'])
+    expect(seen().map((s) => `${s.method} ${s.headers.range ?? ''}`)).toEqual(['GET bytes=0-499', 'POST ', 'GET bytes=0-9'])
   })
 })
 
