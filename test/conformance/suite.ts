@@ -182,7 +182,7 @@ export function backendConformance(spec: BackendSpec): void {
 
       it('a parts entry comes back with its layout (RFC 9111 §3.3 parts, pipeline/parts.ts)', async () => {
         const parts = { total: 100, ranges: [[0, 2], [50, 51]] as Array<[number, number]> }
-        await backend.set('parts', { meta: meta({ key: 'parts', kind: 'parts', status: 206, parts }), body: Buffer.from('abcxy') })
+        await backend.set('parts', { meta: meta({ key: 'parts', kind: 'parts', status: 206, parts, deadAt: null }), body: Buffer.from('abcxy') })
         const got = await backend.get('parts')
         expect(got!.meta.kind).toBe('parts')
         expect(got!.meta.parts).toEqual(parts)
