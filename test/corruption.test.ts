@@ -3,10 +3,12 @@
  * it once; the caller always gets the origin's bytes.
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createCachedFetch } from '../src/index.js'
+import { checksum } from '../src/backends/sqlite-schema.js'
 import { type Origin, reply, startOrigin } from './helpers/origin.js'
 import { tempDir } from './helpers/tmp.js'
 
@@ -66,6 +68,40 @@ describe('SQLite: a damaged body is a miss, removed, reported once', () => {
     expect(origin.count('/a')).toBe(2)
     expect(statuses[0]).not.toMatch(/hit/)
     expect(statuses[2]).toMatch(/hit/)
+    expect(codes(errors)).toEqual(['ERR_FETCHCACHE_CORRUPT_ENTRY'])
+  })
+
+  it('an entry of a later format version (a newer build sharing the store) is a miss, never misread', async () => {
+    const { errors, bodies } = await damagedRun('sqlite', (name) => {
+      const db = new Database(`${name}.sqlite`)
+      const [key, meta, body] = db.prepare('SELECT key, meta, body FROM responses_v1').raw(true).get() as [string, string, Buffer]
+      const later = meta.replace('"v":1', '"v":2')
+      expect(later).not.toBe(meta)
+      // A valid checksum: the entry is whole, only of a format this build does not read.
+      db.prepare('UPDATE responses_v1 SET meta = ?, crc = ? WHERE key = ?').run(later, checksum(later, body), key)
+      db.close()
+    })
+    for (const body of bodies) expect(body.equals(BODY)).toBe(true)
+    expect(origin.count('/a')).toBe(2)
+    expect(codes(errors)).toEqual(['ERR_FETCHCACHE_CORRUPT_ENTRY'])
+    expect((errors[0] as Error).message).toMatch(/entry format 2 is not 1/)
+  })
+
+  it('a filesystem entry of a later format version is a miss too', async () => {
+    const { errors, bodies } = await damagedRun('filesystem', (name) => {
+      const index = join(name, 'index-v5')
+      for (const file of walkFiles(index)) {
+        const text = readFileSync(file, 'utf8')
+        // cacache index lines: "<sha1 of the JSON>\t<JSON>"; rewrite the JSON and its hash.
+        const lines = text.split('\n').filter(Boolean).map((line) => {
+          const json = line.slice(line.indexOf('\t') + 1).replace('"v":1', '"v":2')
+          return `${createHash('sha1').update(json).digest('hex')}\t${json}`
+        })
+        writeFileSync(file, `\n${lines.join('\n')}`)
+      }
+    })
+    for (const body of bodies) expect(body.equals(BODY)).toBe(true)
+    expect(origin.count('/a')).toBe(2)
     expect(codes(errors)).toEqual(['ERR_FETCHCACHE_CORRUPT_ENTRY'])
   })
 
@@ -173,3 +209,7 @@ describe('SQLite: garbage pages', () => {
     expect(passes.slice(1)).toEqual([0, 0])
   })
 })
+
+function walkFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => (d.isDirectory() ? walkFiles(join(dir, d.name)) : [join(dir, d.name)]))
+}
