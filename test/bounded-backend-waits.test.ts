@@ -128,20 +128,20 @@ describe('a SQLite file whose write lock another process holds (busyTimeout 5 s)
 
 type Method = 'get' | 'set' | 'deleteMatching' | 'acquire'
 
-/** A real FileBackend, with one call that never settles (a stalled file system). */
-function hanging(real: FileBackend, stuck: Method): Backend {
+/** A real FileBackend, with calls that never settle (a stalled file system). */
+function hanging(real: FileBackend, ...stuck: Method[]): Backend {
   const never = () => new Promise<never>(() => {})
   const b: Backend = {
-    get: (k) => (stuck === 'get' ? never() : real.get(k)),
-    set: (k, r) => (stuck === 'set' ? never() : real.set(k, r)),
+    get: (k) => (stuck.includes('get') ? never() : real.get(k)),
+    set: (k, r) => (stuck.includes('set') ? never() : real.set(k, r)),
     delete: (keys) => real.delete(keys),
-    deleteMatching: (f) => (stuck === 'deleteMatching' ? never() : real.deleteMatching(f)),
+    deleteMatching: (f) => (stuck.includes('deleteMatching') ? never() : real.deleteMatching(f)),
     entries: (f) => real.entries(f),
     stats: () => real.stats(),
     clear: () => real.clear(),
     close: () => real.close(),
     leases: {
-      acquire: (k, o, ttl) => (stuck === 'acquire' ? never() : real.leases.acquire(k, o, ttl)),
+      acquire: (k, o, ttl) => (stuck.includes('acquire') ? never() : real.leases.acquire(k, o, ttl)),
       release: (k, o) => real.leases.release(k, o),
     },
   }
@@ -173,6 +173,20 @@ describe('a FileBackend call that never settles', () => {
     expect(origin.count('/a')).toBe(1)
     // The full path's lookup saw the fast path's read still unanswered: a miss at once.
     expect(errors.filter((e) => /read of .* took over lockTimeout/.test((e as Error).message))).toHaveLength(1)
+  })
+
+  it('get and acquire, through createCachedFetch: the fast path hands its deadline on, so both faults cost one lockTimeout, not two', { timeout: 15_000 }, async () => {
+    // A longer lockTimeout, so that one (2 s) and two (4 s) are told apart beyond the slack.
+    const lock = 2
+    const errors: unknown[] = []
+    const cachedFetch = createCachedFetch({ backend: hanging(new FileBackend({ path: join(tmp.dir, 'files') }), 'get', 'acquire'), lockTimeout: lock, onError: (e) => void errors.push(e) })
+    closers.push(() => cachedFetch.cache.close())
+    const started = performance.now()
+    const res = await cachedFetch(`${origin.url}/a`)
+    expect(Buffer.from(await res.arrayBuffer()).equals(body)).toBe(true)
+    expect(performance.now() - started).toBeLessThan(lock * 1000 + SLACK_MS)
+    expect(origin.count('/a')).toBe(1)
+    expect(errors.some((e) => /read of .* took over lockTimeout/.test((e as Error).message))).toBe(true)
   })
 
   it('set: the leader is answered at once; a request that joined its flight fetches alone after lockTimeout', { timeout: 10_000 }, async () => {

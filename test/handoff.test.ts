@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createCachedFetch, SQLiteBackend } from '../src/index.js'
 import { Handoffs } from '../src/pipeline/handoff.js'
+import { Deadline } from '../src/util/deadline.js'
 import type { Lookup } from '../src/pipeline/lookup.js'
 import type { Prepared, Scope } from '../src/pipeline/prepare/prepare.js'
 import { type Origin, startOrigin } from './helpers/origin.js'
@@ -21,6 +22,7 @@ const base: Prepared = {
 }
 const miss: Lookup = { action: { action: 'fetch', fwd: 'uri-miss', reason: 'nothing stored' } as Lookup['action'], record: undefined }
 const scope: Scope = { modes: { refresh: true } }
+const deadline = new Deadline(10_000)
 
 describe('Handoffs.take', () => {
   afterEach(() => vi.useRealTimers())
@@ -34,15 +36,15 @@ describe('Handoffs.take', () => {
     ['another scope', {}, scope],
   ])('is not taken by %s under the same key, and stays for its own request', (_, change, takerScope) => {
     const h = new Handoffs()
-    h.offer(base, undefined, miss)
+    h.offer(base, undefined, miss, deadline)
     expect(h.take({ ...base, ...change }, takerScope)).toBeUndefined()
-    expect(h.take({ ...base }, undefined)).toBe(miss)
+    expect(h.take({ ...base }, undefined)?.lookup).toBe(miss)
   })
 
   it('is taken once', () => {
     const h = new Handoffs()
-    h.offer(base, scope, miss)
-    expect(h.take({ ...base, headers: { ...base.headers } }, scope)).toBe(miss)
+    h.offer(base, scope, miss, deadline)
+    expect(h.take({ ...base, headers: { ...base.headers } }, scope)?.lookup).toBe(miss)
     expect(h.take(base, scope)).toBeUndefined()
     expect(h.size).toBe(0)
   })
@@ -50,14 +52,14 @@ describe('Handoffs.take', () => {
   it('is never made of a lookup that found a record (it may be replaced before the dispatch)', () => {
     const h = new Handoffs()
     const found = { ...miss, record: { meta: {}, body: new Uint8Array() } } as unknown as Lookup
-    expect(h.offer(base, undefined, found)).toBeUndefined()
+    expect(h.offer(base, undefined, found, deadline)).toBeUndefined()
     expect(h.take(base, undefined)).toBeUndefined()
   })
 
   it('is not taken after 100 ms, and is gone', () => {
     vi.useFakeTimers({ toFake: ['performance'] })
     const h = new Handoffs()
-    h.offer(base, undefined, miss)
+    h.offer(base, undefined, miss, deadline)
     vi.advanceTimersByTime(101)
     expect(h.take(base, undefined)).toBeUndefined()
     expect(h.size).toBe(0)
@@ -65,8 +67,8 @@ describe('Handoffs.take', () => {
 
   it('is withdrawn by its fetch, not by another one offered since', () => {
     const h = new Handoffs()
-    const first = h.offer(base, undefined, miss)
-    const second = h.offer(base, undefined, miss)
+    const first = h.offer(base, undefined, miss, deadline)
+    const second = h.offer(base, undefined, miss, deadline)
     h.withdraw(first)
     expect(h.size).toBe(1)
     h.withdraw(second)

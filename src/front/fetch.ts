@@ -135,10 +135,11 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   if (href === undefined) return undefined
   const prepared = prepare(engine, { method, url: href, headers: fetchHeaders(href.startsWith('https:'), input, init), body: undefined }, scope)
   if ('bypass' in prepared) return undefined
-  const found = await lookup(engine, prepared, new Deadline(engine.settings.lockTimeout * 1000))
+  const deadline = new Deadline(engine.settings.lockTimeout * 1000)
+  const found = await lookup(engine, prepared, deadline)
   const { action, record } = found
   if (!record) {
-    const handoff = engine.handoffs.offer(prepared, scope, found)
+    const handoff = engine.handoffs.offer(prepared, scope, found, deadline)
     if (handoff) onMiss(handoff)
     return undefined
   }

@@ -17,6 +17,7 @@
  */
 import type { ReadAction } from '../rules/decide-read.js'
 import type { CacheRecord } from '../backends/contract.js'
+import type { Deadline } from '../util/deadline.js'
 import type { Prepared, Scope } from './prepare/prepare.js'
 
 /** A lookup's answer (lookup.ts Lookup), said here by shape: lookup.ts reaches the engine, which holds the handoffs. */
@@ -32,6 +33,8 @@ export interface Handoff {
   readonly p: Prepared
   readonly scope: Scope | undefined
   readonly lookup: Lookup
+  /** The request's deadline, started by the fast path: the dispatch goes on with it, so a request waits one lockTimeout in all, not one per path. */
+  readonly deadline: Deadline
   readonly at: number
 }
 
@@ -39,15 +42,15 @@ export class Handoffs {
   private readonly byKey = new Map<string, Handoff>()
 
   /** Leave a miss's lookup for the dispatch that follows; undefined when there is nothing to hand on. */
-  offer(p: Prepared, scope: Scope | undefined, lookup: Lookup): Handoff | undefined {
+  offer(p: Prepared, scope: Scope | undefined, lookup: Lookup, deadline: Deadline): Handoff | undefined {
     if (lookup.record !== undefined) return undefined
-    const handoff: Handoff = { p, scope, lookup, at: performance.now() }
+    const handoff: Handoff = { p, scope, lookup, deadline, at: performance.now() }
     this.byKey.set(p.key, handoff)
     return handoff
   }
 
-  /** The lookup handed on for exactly this request, taken (used once); else undefined: read. */
-  take(p: Prepared, scope: Scope | undefined): Lookup | undefined {
+  /** The lookup handed on for exactly this request, with its deadline, taken (used once); else undefined: read. */
+  take(p: Prepared, scope: Scope | undefined): Handoff | undefined {
     const h = this.byKey.get(p.key)
     if (h === undefined) return undefined
     if (performance.now() - h.at > MAX_AGE_MS) {
@@ -57,7 +60,7 @@ export class Handoffs {
     // Another request under the same key (other headers, another scope): it reads for itself.
     if (h.scope !== scope || h.p.method !== p.method || h.p.href !== p.href || h.p.url !== p.url || !sameHeaders(h.p.headers, p.headers)) return undefined
     this.byKey.delete(p.key)
-    return h.lookup
+    return h
   }
 
   /** The fetch settled: a handoff its dispatch did not take goes. */

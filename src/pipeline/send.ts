@@ -61,7 +61,10 @@ async function look(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.
     return void next(out, handler)
   }
   // 2. lookup
-  const { action, record } = (first ? engine.handoffs.take(p, scope) : undefined) ?? (await lookup(engine, p, deadline))
+  const handed = first ? engine.handoffs.take(p, scope) : undefined
+  // A handed-on lookup comes with the deadline the fast path started: one lockTimeout in all.
+  if (handed) deadline = handed.deadline
+  const { action, record } = handed?.lookup ?? (await lookup(engine, p, deadline))
   const route: Route = { engine, next, opts: out, p, handler }
   // A range request (RFC 9111 §3.4): a 206 cut from a fresh stored response, else from the
   // parts kept, else the origin answers it as asked and its 206 is kept as a part (§3.3,
