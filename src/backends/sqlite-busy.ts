@@ -26,20 +26,30 @@ export function isBusy(error: unknown): boolean {
 }
 
 export class BusyRetry {
+  /**
+   * The two busy_timeout settings as prepared statements: `db.pragma()` prepares its statement
+   * anew on each call, which cost about 20 µs of CPU per miss (three writes, two calls each).
+   */
+  private readonly noWait: Database.Statement
+  private readonly wait: Database.Statement
+
   constructor(
     private readonly db: Database.Database,
     private readonly busyTimeout: number,
-  ) {}
+  ) {
+    this.noWait = db.prepare('PRAGMA busy_timeout = 0')
+    this.wait = db.prepare(`PRAGMA busy_timeout = ${busyTimeout}`)
+  }
 
   /** Run `fn` now, failing with SQLITE_BUSY at once rather than waiting in SQLite for the lock. */
   now<T>(fn: () => T): T {
     // Inside a transaction this connection holds the lock already.
     if (this.db.inTransaction) return fn()
-    this.db.pragma('busy_timeout = 0')
+    this.noWait.get()
     try {
       return fn()
     } finally {
-      this.db.pragma(`busy_timeout = ${this.busyTimeout}`)
+      this.wait.get()
     }
   }
 
