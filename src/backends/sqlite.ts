@@ -171,7 +171,13 @@ export class SQLiteBackend implements Backend {
     if (this.damaged.has(key)) return undefined
     let row: Row | undefined
     try {
-      row = this.stmt.get.get(key)
+      try {
+        row = this.stmt.get.get(key)
+      } catch (error) {
+        // Locked while another connection rebuilds the WAL index (sqlite-busy.ts): wait it out.
+        if (!isBusy(error)) throw error
+        row = await this.busy.run(() => this.stmt.get.get(key))
+      }
     } catch (error) {
       // A damaged page under this entry: like a bad checksum, a miss the engine removes.
       const code = sqliteCode(error)
@@ -242,7 +248,7 @@ export class SQLiteBackend implements Backend {
   flushTouches(): void {
     if (!this.db.open || this.touches.size === 0) return
     try {
-      this.busy.now(() => this.touches.flushSync())
+      this.touches.flushSync()
     } catch {
       // Locked: they stay pending for the next flush.
     }
@@ -309,7 +315,8 @@ export class SQLiteBackend implements Backend {
     const where = this.where(filter)
     if (!where) return
     // Read the rows first: callers may delete while iterating, which an open cursor forbids.
-    const rows = this.db.prepare<Params, [string, string]>(`SELECT key, meta FROM ${TABLE}${where.sql} ORDER BY id`).raw(true).all(...where.params)
+    const select = this.db.prepare<Params, [string, string]>(`SELECT key, meta FROM ${TABLE}${where.sql} ORDER BY id`).raw(true)
+    const rows = await this.busy.run(() => select.all(...where.params))
     for (const [key, meta] of rows) {
       let decoded: EntryMeta
       try {
@@ -324,7 +331,7 @@ export class SQLiteBackend implements Backend {
 
   async stats(): Promise<BackendStats> {
     this.open()
-    const [entries, bytes] = this.stmt.totals.get()!
+    const [entries, bytes] = await this.busy.run(() => this.stmt.totals.get()!)
     return { entries, bytes }
   }
 
@@ -344,7 +351,7 @@ export class SQLiteBackend implements Backend {
   private shrink(): void {
     try {
       // Best effort, and never a wait: another process may hold the lock again by now.
-      this.busy.now(() => this.shrinkNow())
+      this.shrinkNow()
     } catch (error) {
       if (!isBusy(error)) throw error
     }
@@ -364,8 +371,8 @@ export class SQLiteBackend implements Backend {
   async vacuum(): Promise<void> {
     this.open()
     this.flushTouches()
-    this.db.exec('VACUUM')
-    this.db.pragma('wal_checkpoint(TRUNCATE)')
+    await this.busy.run(() => this.db.exec('VACUUM'))
+    await this.busy.run(() => this.db.pragma('wal_checkpoint(TRUNCATE)'))
   }
 
   private prune(now: number, limit: number): number {
