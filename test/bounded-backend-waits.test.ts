@@ -6,11 +6,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Agent, type Dispatcher, request } from 'undici'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { type Backend, type CacheInterceptor, cacheInterceptor, createCachedFetch, FileBackend, SQLiteBackend } from '../src/index.js'
 import { type Origin, reply, startOrigin } from './helpers/origin.js'
+import { meta } from './helpers/meta.js'
 import { tempDir } from './helpers/tmp.js'
 
 /** lockTimeout of these tests, and the room a loaded 2-core machine needs beyond it. */
@@ -71,25 +73,49 @@ async function lockedByOther(path: string, ...how: string[]): Promise<ChildProce
   return child
 }
 
-describe('a SQLite file whose write lock another process holds (busyTimeout 5 s)', () => {
+describe('a SQLite file whose write lock another process holds (busyTimeout 5 s, waited out asynchronously)', () => {
   async function lockedCache(errors: unknown[], keyFn?: () => string) {
     const path = join(tmp.dir, 'c.sqlite')
     const backend = new SQLiteBackend({ path })
     // The lease table exists before the lock is taken, as it does once any process has coalesced.
     await backend.leases.acquire('warm-up', 'me', 1)
-    const { dispatcher } = cache(backend, errors, keyFn)
-    return { backend, dispatcher, path }
+    const c = cache(backend, errors, keyFn)
+    const { dispatcher } = c
+    return { backend, dispatcher, path, ic: c.ic }
   }
 
   it('a miss is answered within lockTimeout of its origin time, its write waiting for the lock behind it', { timeout: 15_000 }, async () => {
     const errors: unknown[] = []
-    const { dispatcher, path } = await lockedCache(errors)
-    await lockedByOther(path)
+    const { dispatcher, path, ic } = await lockedCache(errors)
+    const locker = await lockedByOther(path)
     const r = await timed(dispatcher, '/a')
     expect(r.status).toBe(200)
     expect(r.bytes.equals(body)).toBe(true)
     expect(r.ms).toBeLessThan(BOUND_MS)
     expect(origin.count('/a')).toBe(1)
+    // The write waited for the lock (BusyRetry), it was not dropped: once the other process lets
+    // go, the entry lands and the next request is a hit.
+    await new Promise((resolve) => {
+      locker.once('exit', resolve)
+      locker.stdin?.end()
+    })
+    await ic.cache.flush()
+    const again = await timed(dispatcher, '/a')
+    expect(again.cs).toMatch(/hit/)
+    expect(again.bytes.equals(body)).toBe(true)
+    expect(origin.count('/a')).toBe(1)
+  })
+
+  it('vacuum() waits for another process\'s reader before truncating the WAL (a checkpoint says busy, it does not fail)', { timeout: 15_000 }, async () => {
+    const path = join(tmp.dir, 'v.sqlite')
+    const backend = new SQLiteBackend({ path, busyTimeout: 5000 })
+    closers.push(() => backend.close())
+    for (let i = 0; i < 20; i++) await backend.set(`k${i}`, { meta: meta({ key: `k${i}`, deadAt: null }), body: randomBytes(4096) })
+    await lockedByOther(path, 'read', '400')
+    const started = performance.now()
+    await backend.vacuum()
+    expect(performance.now() - started).toBeGreaterThanOrEqual(300)
+    expect(statSync(`${path}-wal`).size).toBe(0)
   })
 
   it('a request waiting on another process\'s lease ends by lockTimeout though every poll meets the lock', { timeout: 15_000 }, async () => {

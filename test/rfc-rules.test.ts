@@ -249,6 +249,22 @@ describe('Range with only-if-cached (RFC 9111 §5.2.1.7)', () => {
     expect(got.status).toBe(504)
     expect(origin.count('/bytes')).toBe(0)
   })
+
+  it.each(FRONTS.flatMap((front) => [
+    [front, 'a range past the end of a stored response', 'bytes=20-30', {}],
+    [front, 'a range of a stored content-coded response', 'bytes=0-1', { 'content-encoding': 'x-made-up' }],
+  ] as const))('%s: %s is a 504 too: the stored response is there, the origin is never asked', async (front, _what, range, extra) => {
+    origin.route('/bytes', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', ...extra })
+      res.end('abcdefghij')
+    })
+    h = harness(front, origin.url)
+    await h.send('/bytes')
+    expect(origin.count('/bytes')).toBe(1)
+    const got = await h.send('/bytes', { range, 'cache-control': 'only-if-cached' })
+    expect(got.status).toBe(504)
+    expect(origin.count('/bytes')).toBe(1)
+  })
 })
 
 describe('a Client in offline mode (onlyIfCached) finds what an earlier process stored', () => {

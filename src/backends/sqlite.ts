@@ -372,7 +372,15 @@ export class SQLiteBackend implements Backend {
     this.open()
     this.flushTouches()
     await this.busy.run(() => this.db.exec('VACUUM'))
-    await this.busy.run(() => this.db.pragma('wal_checkpoint(TRUNCATE)'))
+    // A checkpoint that meets another process's reader does not fail: it says busy = 1 in its
+    // row. Made an error, it is waited out like any lock (busy_timeout is 0, sqlite-busy.ts).
+    await this.busy.run(() => {
+      const [row] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>
+      if (row?.busy === 1) throw Object.assign(new Error('WAL checkpoint blocked by a reader'), { code: 'SQLITE_BUSY' })
+    }).catch((error: unknown) => {
+      // Still read after busyTimeout: the WAL is truncated by a later vacuum or checkpoint.
+      if (!isBusy(error)) throw error
+    })
   }
 
   private prune(now: number, limit: number): number {

@@ -25,12 +25,12 @@ export async function lookup(engine: Engine, p: Prepared, deadline: Deadline): P
   // RFC 9111 §4 and §4.1: same method and URL (a key collision must never serve another
   // request's response; a key function decides what "same URL" means), matching Vary fields.
   const wanted: Wanted = { method: p.method, url: engine.settings.keyFn ? undefined : p.url, headers: p.headers }
-  let record = await read(engine, p.key, deadline)
+  let record = await readEntry(engine, p.key, deadline)
   let varyMiss = false
   if (record?.meta.kind === 'vary') {
     const marker = record.meta
     const exactKey = variantKey(p.key, marker.vary, p.headers)
-    record = await read(engine, exactKey, deadline)
+    record = await readEntry(engine, exactKey, deadline)
     // As before selection by language: vary-miss only when no variant is stored at the exact key.
     const exactAbsent = record === undefined
     if (record && !selectable(record.meta, wanted)) record = notSelectable(p, record)
@@ -63,7 +63,7 @@ async function byLanguage(engine: Engine, marker: EntryMeta, exactKey: string, w
   if (!marker.vary.includes('accept-language') || !Array.isArray(marker.variants)) return undefined
   const keys = languageCandidates(marker.variants.filter(isMarkerVariant), wanted.headers).filter((k) => k !== exactKey)
   for (const key of keys.slice(0, LANGUAGE_READS)) {
-    const record = await read(engine, key, deadline)
+    const record = await readEntry(engine, key, deadline)
     if (record && selectableByLanguage(record.meta, wanted)) {
       debug('%s %s: variant %s selected by Content-Language', wanted.method, wanted.url ?? '', key)
       return record
@@ -72,7 +72,11 @@ async function byLanguage(engine: Engine, marker: EntryMeta, exactKey: string, w
   return undefined
 }
 
-async function read(engine: Engine, key: string, deadline: Deadline): Promise<CacheRecord | undefined> {
+/**
+ * One entry read on a request's path: bounded by its deadline, a fault or a late answer a miss
+ * (reported), a corrupt entry removed and reported once. Parts are read through it too (parts.ts).
+ */
+export async function readEntry(engine: Engine, key: string, deadline: Deadline): Promise<CacheRecord | undefined> {
   // A read of this key the backend has not answered yet, well past its deadline: a miss at
   // once, rather than a second lockTimeout queued behind it (the fast hit path, then send()).
   if (engine.writer.isRemoving(key) || engine.stalledReads.has(key)) return undefined

@@ -9,13 +9,14 @@ import { decideRead, requestDirectives } from '../rules/decide-read.js'
 import { combine, completeBody, layoutOf, mergeSegments, type Segment, segmentsOf, sliceHeld, strongEtag, type ContentRange } from '../rules/partial.js'
 import { answerableRange, rangeSlice } from '../rules/range.js'
 import { selectable } from '../rules/vary.js'
-import { BackendError } from '../util/errors.js'
+import { Deadline } from '../util/deadline.js'
 import { debug } from '../util/debug.js'
 import type { CacheRecord, HeaderMap } from '../backends/contract.js'
 import type { Settings } from '../config/options.js'
 import type { Engine } from './engine.js'
 import type { Prepared } from './prepare/prepare.js'
 import { partsKey } from './prepare/key.js'
+import { readEntry } from './lookup.js'
 import type { StoreDecision } from './store.js'
 
 /**
@@ -37,15 +38,9 @@ interface Held {
 }
 
 /** The parts entry at `key` when it may be used for this request (same method, URL and Vary fields; a layout that matches its body). */
-async function readHeld(engine: Engine, key: string, p: Prepared): Promise<Held | undefined> {
-  let record: CacheRecord | undefined
-  try {
-    record = await engine.backend.get(key)
-  } catch (error) {
-    // A fault is a miss; a corrupt parts entry is replaced by the next part.
-    engine.report(new BackendError(`read of ${key} failed`, error))
-    return undefined
-  }
+async function readHeld(engine: Engine, key: string, p: Prepared, deadline: Deadline): Promise<Held | undefined> {
+  // A fault or a late answer is a miss; a corrupt parts entry is removed (lookup.ts readEntry).
+  const record = await readEntry(engine, key, deadline)
   if (!record || !selectable(record.meta, { method: p.method, url: engine.settings.keyFn ? undefined : p.url, headers: p.headers }, 'parts')) return undefined
   const segments = segmentsOf(record.meta.parts, record.body)
   return segments ? { record, segments } : undefined
@@ -56,10 +51,10 @@ async function readHeld(engine: Engine, key: string, p: Prepared): Promise<Held 
  * request from an incomplete response), or undefined when the parts do not cover the range or
  * decideRead would not serve them.
  */
-export async function fromParts(engine: Engine, key: string, p: Prepared): Promise<{ record: CacheRecord; ttl: number; stale: boolean } | undefined> {
+export async function fromParts(engine: Engine, key: string, p: Prepared, deadline: Deadline): Promise<{ record: CacheRecord; ttl: number; stale: boolean } | undefined> {
   const range = answerableRange(p.method, p.headers)
   if (!range) return undefined
-  const held = await readHeld(engine, key, p)
+  const held = await readHeld(engine, key, p, deadline)
   if (!held) return undefined
   const { meta } = held.record
   const action = decideRead({ entry: meta, ...requestDirectives(p.headers), modes: p.modes, now: engine.now() })
@@ -105,7 +100,8 @@ function wholeRequest(p: Prepared): Prepared {
 
 async function merge(engine: Engine, key: string, p: Prepared, part: Part): Promise<void> {
   const { writer } = engine
-  const held = await readHeld(engine, key, p)
+  // Behind the response (the caller is not waiting): its own lockTimeout bounds the read.
+  const held = await readHeld(engine, key, p, new Deadline(engine.settings.lockTimeout * 1000))
   const { first, total } = part.range
   const how = combine(held && { etag: strongEtag(held.record.meta.headers), total: held.record.meta.parts!.total }, { etag: part.etag, total })
   if (how === 'conflict') {

@@ -26,7 +26,7 @@ import { lookup } from './lookup.js'
 import { prepare, type Scope } from './prepare/prepare.js'
 import { dispatchUrl, headerRecord, readBody } from './prepare/request.js'
 import { partialRecord } from './respond/range.js'
-import { fail, serve, serveStored } from './respond/serve.js'
+import { fail, gatewayTimeout, serve, serveStored } from './respond/serve.js'
 
 const SILENT: Dispatcher.DispatchHandler = {
   onRequestStart() {},
@@ -71,8 +71,10 @@ async function look(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.
   // forward/partial.ts). only-if-cached with nothing usable stays a 504 below (§5.2.1.7).
   if (p.headers.range !== undefined && action.action !== 'gateway-timeout') {
     const partial = action.action === 'serve' && record ? partialRecord(p.method, p.headers, record) : undefined
-    if (!partial || action.action !== 'serve') return forwardRange(route, 'fwd' in action ? action.fwd : action.action === 'serve' ? 'miss' : 'stale')
-    return serveRecord(engine, handler, partial, { hit: true, ttl: action.ttl, key: partial.meta.key, ...(action.stale ? { detail: action.reason } : {}) }, p.method, p.host, action.stale)
+    if (partial && action.action === 'serve') {
+      return serveRecord(engine, handler, partial, { hit: true, ttl: action.ttl, key: partial.meta.key, ...(action.stale ? { detail: action.reason } : {}) }, p.method, p.host, action.stale)
+    }
+    return forwardRange(route, 'fwd' in action ? action.fwd : action.action === 'serve' ? 'miss' : 'stale', deadline)
   }
   // 3. respond from storage
   switch (action.action) {
@@ -87,7 +89,7 @@ async function look(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.
       return
     case 'gateway-timeout':
       // RFC 9111 §5.2.1.7: only-if-cached with nothing usable stored.
-      return serve(handler, { status: 504, statusText: 'Gateway Timeout', headers: { 'cache-status': formatCacheStatus({ detail: action.reason }), 'content-length': '0' }, body: new Uint8Array(0) }, method)
+      return gatewayTimeout(handler, method, action.reason)
     case 'revalidate':
     case 'fetch':
       return miss(route, action, record, scope, collapsed, deadline)

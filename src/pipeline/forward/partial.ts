@@ -10,29 +10,34 @@
 import type { Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.js'
 import type { Forward } from '../../rules/cache-status.js'
+import { forbidsOrigin, requestDirectives } from '../../rules/decide-read.js'
 import { bodyMatches, type ContentRange, decidePart } from '../../rules/partial.js'
+import type { Deadline } from '../../util/deadline.js'
 import { debug } from '../../util/debug.js'
 import type { HeaderMap } from '../../backends/contract.js'
 import type { Engine } from '../engine.js'
 import { fromParts, keepPart, partsKeyFor } from '../parts.js'
 import type { Prepared } from '../prepare/prepare.js'
 import { LocalController } from '../respond/local-controller.js'
-import { serveStored } from '../respond/serve.js'
+import { gatewayTimeout, serveStored } from '../respond/serve.js'
 import { type Decided, writeDecision } from '../store.js'
 import { CaptureStep } from './capture.js'
 import type { CallerController } from './caller-controller.js'
 import type { Route } from './forward.js'
 import { CallerSide, type Step } from './step.js'
 
-export async function forwardRange(route: Route, fwd: Forward): Promise<void> {
+export async function forwardRange(route: Route, fwd: Forward, deadline: Deadline): Promise<void> {
   const { engine, next, opts, p, handler } = route
   const key = partsKeyFor(engine.settings, p)
-  if (key === undefined) return void next(opts, handler)
-  const held = await fromParts(engine, key, p)
+  const held = key === undefined ? undefined : await fromParts(engine, key, p, deadline)
   if (held) {
     engine.stats.hit(p.host, held.stale)
-    return serveStored(handler, held.record, { hit: true, ttl: held.ttl, key }, p.method, engine.now())
+    return serveStored(handler, held.record, { hit: true, ttl: held.ttl, key: key! }, p.method, engine.now())
   }
+  // RFC 9111 §5.2.1.7: only-if-cached never reaches the origin, even for a range the stored
+  // response or parts cannot answer (past the end, a content-coding, a stored 404).
+  if (forbidsOrigin(requestDirectives(p.headers).cc, p.modes)) return gatewayTimeout(handler, p.method, 'only-if-cached: the range is not in storage')
+  if (key === undefined) return void next(opts, handler)
   next(opts, new CallerSide(new PartStep(engine, p, key, handler, fwd), handler))
 }
 

@@ -17,6 +17,11 @@ export interface Servable {
   body: Uint8Array
 }
 
+/** RFC 9111 §5.2.1.7: only-if-cached and nothing usable stored answers 504 (Gateway Timeout). */
+export function gatewayTimeout(handler: Dispatcher.DispatchHandler, method: string, reason: string): void {
+  serve(handler, { status: 504, statusText: 'Gateway Timeout', headers: { 'cache-status': formatCacheStatus({ detail: reason }), 'content-length': '0' }, body: new Uint8Array(0) }, method)
+}
+
 export function serve(handler: Dispatcher.DispatchHandler, response: Servable, method: string): void {
   const controller = new LocalController((reason) => {
     // Like a socket torn down: the consumer hears about its own abort through onResponseError.
