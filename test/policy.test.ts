@@ -57,4 +57,8 @@ describe('regressions', () => {
     expect(mergeHeaders({ age: '50', etag: '"a"' }, { etag: '"a"' })).toEqual({ etag: '"a"' })
     expect(mergeHeaders({ age: '50' }, { age: '3' })).toEqual({ age: '3' })
   })
+
+  it('§3.1: a field the 304\'s Connection lists is not stored (the stored Connection was stripped already)', () => {
+    expect(mergeHeaders({ etag: '"a"' }, { etag: '"a"', connection: 'x-secret, close', 'x-secret': '1', 'x-kept': '2' })).toEqual({ etag: '"a"', 'x-kept': '2' })
+  })
 })

@@ -28,14 +28,16 @@ export function stripHopByHop(headers: HeaderMap): HeaderMap {
 
 /**
  * Merge a 304's header fields into the stored ones (RFC 9111 §3.2 and §4.3.4): each field the
- * 304 carries replaces the stored one, except the fields NOT_UPDATED_BY_304 names.
+ * 304 carries replaces the stored one, except the fields NOT_UPDATED_BY_304 names and those the
+ * 304's Connection field lists (§3.1).
  */
 export function mergeHeaders(stored: HeaderMap, fresh: HeaderMap): HeaderMap {
   const out: HeaderMap = { ...stored }
   // The response was just validated: its age starts again from the 304's own Age, if any
   // (RFC 9111 §5.1: Age counts "since the response was generated or validated").
   delete out.age
-  for (const [name, value] of Object.entries(fresh)) {
+  // §3.1 for the 304's own fields: what its Connection lists belongs to that connection only.
+  for (const [name, value] of Object.entries(stripHopByHop(fresh))) {
     if (!NOT_UPDATED_BY_304.has(name)) out[name] = value
   }
   return out

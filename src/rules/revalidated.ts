@@ -6,7 +6,7 @@
 import type { EntryMeta, HeaderMap } from '../backends/contract.js'
 import { uselessAt } from './decide-read.js'
 import type { WriteDecision } from './decide-write.js'
-import { mergeHeaders, stripHopByHop } from './headers.js'
+import { mergeHeaders } from './headers.js'
 import { notModifiedMatches } from './policy.js'
 
 export type Revalidated =
@@ -47,7 +47,7 @@ export function decideRevalidated({ stored, notModified, decide, writable, now }
   }
   const meta: EntryMeta = {
     ...stored,
-    headers: stripHopByHop(headers),
+    headers,
     createdAt: now,
     expiresAt: d.expiresAt,
     initialAge: d.initialAge,
