@@ -47,8 +47,8 @@ describe('rules', () => {
     ['de', 'de', 1],
     ['de-CH', 'de', 1],
     ['de', 'de-DE', 0],
-    ['fr', '*', 1],
-    ['fr', 'de, *;q=0.2', 0.2],
+    ['fr', '*', 0],
+    ['fr', 'de, *;q=0.2', 0],
     ['de', 'de;q=0', 0],
     ['en-GB', 'en;q=0.5, en-gb;q=0', 0],
     ['en-GB', 'en-gb;q=0, en;q=0.5', 0],
@@ -139,9 +139,10 @@ describe.each(FRONTS_HERE)('through %s on SQLite', (front) => {
       [{ 'accept-language': 'de', 'x-lang': 'de' }, 'body 1 in de', false],
       [{ 'accept-language': 'de-DE', 'x-lang': 'de-DE' }, 'body 2 in de-DE', false],
     ]],
-    ['* matches any', 'accept-language', [
+    ['* names no language: a variant only * accepts is never selected', 'accept-language', [
       [{ 'accept-language': 'fr', 'x-lang': 'fr' }, 'body 1 in fr', false],
-      [{ 'accept-language': 'de, *;q=0.1' }, 'body 1 in fr', true],
+      [{ 'accept-language': 'de, *;q=0.1', 'x-lang': 'de' }, 'body 2 in de', false],
+      [{ 'accept-language': '*', 'x-lang': 'it' }, 'body 3 in it', false],
     ]],
     ['q=0 is not acceptable', 'accept-language', [
       [{ 'accept-language': 'fr', 'x-lang': 'fr' }, 'body 1 in fr', false],
@@ -162,11 +163,11 @@ describe.each(FRONTS_HERE)('through %s on SQLite', (front) => {
       [{ 'accept-language': 'de' }, 'body 1 in none', false],
       [{ 'accept-language': 'de, *' }, 'body 2 in none', false],
     ]],
-    // undici's fetch sends `Accept-Language: *` when the caller sets none (Fetch standard): any language.
+    // undici's fetch sends `Accept-Language: *` when the caller sets none: it names no language, so it selects none.
     front === 'fetch'
-      ? ['no Accept-Language from the caller: fetch sends *, which accepts the stored de', 'accept-language', [
+      ? ['no Accept-Language from the caller: fetch sends *, which selects nothing', 'accept-language', [
           [{ 'accept-language': 'de', 'x-lang': 'de' }, 'body 1 in de', false],
-          [{}, 'body 1 in de', true],
+          [{}, 'body 2 in none', false],
         ]]
       : ['no Accept-Language: nothing selected by language', 'accept-language', [
           [{ 'accept-language': 'de', 'x-lang': 'de' }, 'body 1 in de', false],

@@ -76,6 +76,11 @@ function specificity(range: string): number {
  * longest range that matches it (the rule RFC 2616 §14.4 spelled out: `en;q=0.5, en-gb;q=0`
  * refuses en-GB; `*` counts least), and for content meant for several audiences (§8.5: more
  * than one tag) the best of its tags. 0: not acceptable (a range with q=0, or none matches).
+ *
+ * A tag matched only by `*` counts 0 here too: a wildcard says any language will do, not which
+ * one the origin would send. Node's fetch sends `Accept-Language: *` when the caller sets none,
+ * so taking it would hand a plain fetch whatever language another caller asked for. Only a
+ * language the request names selects: the conservative reading of RFC 9111 §4.1's "MAY".
  */
 export function languageQuality(tags: readonly string[], ranges: readonly LanguageRange[]): number {
   let best = 0
@@ -87,7 +92,7 @@ export function languageQuality(tags: readonly string[], ranges: readonly Langua
       // The same range listed twice: the lower weight, so a refusal is never overridden.
       if (d > 0 || (d === 0 && r.q < match!.q)) match = r
     }
-    if (match !== undefined) best = Math.max(best, match.q)
+    if (match !== undefined && match.range !== '*') best = Math.max(best, match.q)
   }
   return best
 }
