@@ -51,15 +51,30 @@ export function checkMeta(value: unknown): EntryMeta {
 /**
  * Decoded metadata by key, reused while the stored text is unchanged: a hit then costs a string
  * comparison instead of JSON.parse and checks. Entries are shared: callers never mutate meta.
+ * A backend that checksums the text (sqlite.ts) keeps its CRC in the same slot: one lookup.
  */
-const decoded = new Memo<string, { raw: string; meta: EntryMeta }>(4096)
+export interface KnownMeta {
+  raw: string
+  meta: EntryMeta
+  crc?: number
+}
+const decoded = new Memo<string, KnownMeta>(4096)
+
+/** What is known of this key's stored text, when it is the same text as last read; else undefined. */
+export function knownMeta(key: string, raw: string): KnownMeta | undefined {
+  const hit = decoded.get(key)
+  return hit !== undefined && hit.raw === raw ? hit : undefined
+}
+
+/** Decode this stored text and remember it (with its CRC, when the backend has one). */
+export function rememberMeta(key: string, raw: string, crc?: number): EntryMeta {
+  const meta = decodeMeta(raw)
+  decoded.set(key, crc === undefined ? { raw, meta } : { raw, meta, crc })
+  return meta
+}
 
 export function decodeMetaCached(key: string, raw: string): EntryMeta {
-  const hit = decoded.get(key)
-  if (hit !== undefined && hit.raw === raw) return hit.meta
-  const meta = decodeMeta(raw)
-  decoded.set(key, { raw, meta })
-  return meta
+  return knownMeta(key, raw)?.meta ?? rememberMeta(key, raw)
 }
 
 /** How many variants a marker lists (EntryMeta.variants): the most recent ones. */

@@ -46,6 +46,20 @@ export class BusyRetry {
     }
   }
 
+  /**
+   * Checkpoint the WAL and truncate it to nothing (vacuum). A checkpoint that meets another
+   * process's reader does not fail: it says busy = 1 in its row. Made an error, it is waited out
+   * like any lock; still read after busyTimeout, the WAL is truncated by a later checkpoint.
+   */
+  async truncateWal(db: Database.Database): Promise<void> {
+    await this.run(() => {
+      const [row] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>
+      if (row?.busy === 1) throw Object.assign(new Error('WAL checkpoint blocked by a reader'), { code: 'SQLITE_BUSY' })
+    }).catch((error: unknown) => {
+      if (!isBusy(error)) throw error
+    })
+  }
+
   /** Run `fn`, trying again while the lock is held elsewhere, for up to busyTimeout; then its error. */
   async run<T>(fn: () => T): Promise<T> {
     const started = performance.now()

@@ -10,8 +10,9 @@
  */
 import { crc32 } from 'node:zlib'
 import type Database from 'better-sqlite3'
-import { FORMAT_VERSION } from './entry.js'
-import { Memo } from '../util/memo.js'
+import { FORMAT_VERSION, knownMeta, rememberMeta } from './entry.js'
+import type { CacheRecord } from './contract.js'
+import { CorruptEntryError } from '../util/errors.js'
 
 /** The format version lives in the table name: a new format is a new table, never a misread. */
 export const TABLE = `responses_v${FORMAT_VERSION}`
@@ -23,19 +24,20 @@ export function checksum(meta: string, body: Uint8Array, metaCrc = crc32(meta)):
   return body.byteLength === 0 ? metaCrc : crc32(body, metaCrc)
 }
 
-/**
- * CRC-32 of an entry's metadata text by key, reused while the text read back is the same: a
- * repeated hit then compares two strings instead of encoding the text to UTF-8 and hashing it.
- * The body is hashed on every read; equal text has an equal CRC, so nothing goes unchecked.
- */
-const metaCrcs = new Memo<string, { raw: string; crc: number }>(4096)
+/** A row as the get statement reads it: meta text, body, stored body size, CRC (null in rows written before checksums). */
+export type Row = [string, Buffer, number, number | null]
 
-export function metaChecksum(key: string, raw: string): number {
-  const known = metaCrcs.get(key)
-  if (known !== undefined && known.raw === raw) return known.crc
-  const crc = crc32(raw)
-  metaCrcs.set(key, { raw, crc })
-  return crc
+/**
+ * The entry a row holds, checked: a damaged entry is a miss, never wrong bytes. The text's CRC
+ * comes with its decoding while the text is unchanged (entry.ts knownMeta); the body is hashed
+ * on every read, and equal text has an equal CRC.
+ */
+export function checkedRecord(key: string, [meta, body, size, crc]: Row): CacheRecord {
+  if (body.byteLength !== size) throw new CorruptEntryError(`entry ${key}: body is ${body.byteLength} bytes, stored size ${size}`)
+  const known = knownMeta(key, meta)
+  const metaCrc = known ? (known.crc ??= crc32(meta)) : crc32(meta)
+  if (crc !== null && crc !== checksum(meta, body, metaCrc)) throw new CorruptEntryError(`entry ${key}: checksum mismatch`)
+  return { meta: known?.meta ?? rememberMeta(key, meta, metaCrc), body }
 }
 
 /** Columns every build of this format wrote; a table without one of them is not ours to read. */

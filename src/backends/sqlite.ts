@@ -15,13 +15,13 @@
  * sqlite-open.ts.
  */
 import type Database from 'better-sqlite3'
-import { decodeMeta, decodeMetaCached, encodeMeta } from './entry.js'
+import { decodeMeta, encodeMeta } from './entry.js'
 import { BackendError, ConfigError, CorruptEntryError, show } from '../util/errors.js'
 import type { Backend, BackendLeases, BackendMaintenance, BackendPruning, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { SQLiteLeases } from './sqlite-lease.js'
 import { checkOptions, DEFAULT_MAX_SIZE, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
 import { TouchBuffer } from './touches.js'
-import { checksum, metaChecksum, TABLE, TOTALS } from './sqlite-schema.js'
+import { checkedRecord, checksum, type Row, TABLE, TOTALS } from './sqlite-schema.js'
 import { openDatabase, sqliteCode } from './sqlite-open.js'
 import { BusyRetry, isBusy } from './sqlite-busy.js'
 
@@ -53,7 +53,6 @@ const SHRINK_MIN_BYTES = 1024 * 1024
 const SHRINK_MIN_SHARE = 0.25
 
 /** meta, body, size, crc */
-type Row = [string, Buffer, number, number | null]
 type Params = Array<string | number>
 
 export class SQLiteBackend implements Backend {
@@ -185,12 +184,9 @@ export class SQLiteBackend implements Backend {
       throw error
     }
     if (row === undefined) return undefined
-    const [meta, body, size, crc] = row
-    // A damaged entry is a miss, never wrong bytes (see sqlite-schema.ts).
-    if (body.byteLength !== size) throw new CorruptEntryError(`entry ${key}: body is ${body.byteLength} bytes, stored size ${size}`)
-    if (crc !== null && crc !== checksum(meta, body, metaChecksum(key, meta))) throw new CorruptEntryError(`entry ${key}: checksum mismatch`)
+    const record = checkedRecord(key, row)
     if (!this.readOnly) this.touches.add(key, recencyTick())
-    return { meta: decodeMetaCached(key, meta), body }
+    return record
   }
 
   touch(key: string): void {
@@ -372,15 +368,7 @@ export class SQLiteBackend implements Backend {
     this.open()
     this.flushTouches()
     await this.busy.run(() => this.db.exec('VACUUM'))
-    // A checkpoint that meets another process's reader does not fail: it says busy = 1 in its
-    // row. Made an error, it is waited out like any lock (busy_timeout is 0, sqlite-busy.ts).
-    await this.busy.run(() => {
-      const [row] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>
-      if (row?.busy === 1) throw Object.assign(new Error('WAL checkpoint blocked by a reader'), { code: 'SQLITE_BUSY' })
-    }).catch((error: unknown) => {
-      // Still read after busyTimeout: the WAL is truncated by a later vacuum or checkpoint.
-      if (!isBusy(error)) throw error
-    })
+    await this.busy.truncateWal(this.db)
   }
 
   private prune(now: number, limit: number): number {
