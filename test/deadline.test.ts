@@ -21,6 +21,18 @@ describe('Deadline.within', () => {
     expect(await got).toBe(want)
   })
 
+  it('work settled already takes no timer, and gives its value or its error as is', async () => {
+    const timers = vi.spyOn(globalThis, 'setTimeout')
+    const deadline = new Deadline(100)
+    const value = deadline.within(Promise.resolve('v'))
+    const error = deadline.within(Promise.reject(new Error('boom'))).catch((e: Error) => e.message)
+    expect(await value).toBe('v')
+    expect(await error).toBe('boom')
+    // No timer was set: the settled path, not the race.
+    expect(timers).not.toHaveBeenCalled()
+    timers.mockRestore()
+  })
+
   it('a rejection before the deadline is passed on', async () => {
     const got = new Deadline(100).within(after(50, { error: new Error('boom') }))
     const seen = got.catch((e: Error) => e.message)

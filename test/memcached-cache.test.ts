@@ -9,7 +9,8 @@ import { type CacheOptions, cacheInfo, createCachedFetch, MemcachedBackend, open
 import { run } from '../src/cli/program.js'
 import { rec } from './conformance/suite.js'
 import { createClient } from '../src/backends/memcached-client.js'
-import { dumpKeys, freePort, memcachedAvailable, type MemcachedServer, startMemcached } from './helpers/memcached.js'
+import { dumpKeys, memcachedAvailable, type MemcachedServer, startMemcached } from './helpers/memcached.js'
+import { freePort } from './helpers/net.js'
 import { type Origin, reply, startOrigin } from './helpers/origin.js'
 
 const available = memcachedAvailable()

@@ -7,7 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCachedFetch } from '../src/index.js'
 import { type Origin, startOrigin } from './helpers/origin.js'
-import { freePort, redisAvailable, type RedisServer, startRedis } from './helpers/redis.js'
+import { redisAvailable, type RedisServer, startRedis } from './helpers/redis.js'
+import { freePort } from './helpers/net.js'
 
 const available = redisAvailable()
 const TIMEOUT = 300

@@ -32,8 +32,6 @@ export function installCache(options: CacheOptions = {}): Cache {
   const previous = SYMBOLS.map((s) => slots[s])
   const current = getGlobalDispatcher()
   // Compose onto the dispatcher in place when it is one of ours (undici 7), so a user's
-  // ProxyAgent or mock keeps working; another copy of undici gets a fresh Agent.
-  // Compose onto the dispatcher in place when it is one of ours (undici 7), so a user's
   // ProxyAgent or mock keeps working; another copy of undici gets a fresh Agent, kept open.
   const dispatcher = cachedDispatcher(engine, current instanceof Dispatcher ? current : undefined, true)
   setGlobalDispatcher(dispatcher)

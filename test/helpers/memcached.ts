@@ -4,7 +4,8 @@
  * binary is a failure.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { connect, createServer } from 'node:net'
+import { connect } from 'node:net'
+import { freePort } from './net.js'
 import { setTimeout as sleep } from 'node:timers/promises'
 
 export const memcachedBinary = spawnSync('memcached', ['-h'], { stdio: 'ignore' }).status === 0
@@ -19,16 +20,6 @@ export function memcachedAvailable(): boolean {
   return false
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer()
-    server.once('error', fail)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => ok(port))
-    })
-  })
-}
 
 export interface MemcachedServer {
   port: number

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { freePort } from './net.js'
 import { join } from 'node:path'
 import { it } from 'vitest'
 import { tempDir } from './tmp.js'
@@ -37,16 +37,6 @@ export function redisAvailable(binaries: readonly string[] = ['redis-server', 'r
   return false
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number }
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 export interface RedisServer {
   port: number
