@@ -7,7 +7,7 @@
  */
 import { decideRead, requestDirectives } from '../rules/decide-read.js'
 import { combine, completeBody, layoutOf, mergeSegments, type Segment, segmentsOf, sliceHeld, strongEtag, type ContentRange } from '../rules/partial.js'
-import { answerableRange, rangeSlice } from '../rules/range.js'
+import { answerableRange, partialHeaders, rangeSlice } from '../rules/range.js'
 import { selectable } from '../rules/vary.js'
 import { Deadline } from '../util/deadline.js'
 import { debug } from '../util/debug.js'
@@ -63,7 +63,7 @@ export async function fromParts(engine: Engine, key: string, p: Prepared, deadli
   const slice = rangeSlice(range, 200, meta.headers, total)
   const body = slice ? sliceHeld(held.segments, slice.start, slice.end) : undefined
   if (!slice || !body) return undefined
-  const headers = { ...meta.headers, 'content-range': `bytes ${slice.start}-${slice.end}/${total}`, 'content-length': String(body.byteLength) }
+  const headers = partialHeaders(meta.headers, slice.start, slice.end, total)
   return { record: { meta: { ...meta, kind: 'response', headers }, body }, ttl: action.ttl, stale: action.stale }
 }
 

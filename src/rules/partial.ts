@@ -5,6 +5,7 @@
  * the byte arithmetic of a set of parts. pipeline/parts.ts reads and writes them.
  */
 import { headerValue } from './cache-control.js'
+import { contentCoding } from './range.js'
 import type { EntryMeta, HeaderMap } from '../backends/contract.js'
 
 /** `bytes first-last/total` (RFC 9110 §14.4), offsets inclusive, the complete length known. */
@@ -52,8 +53,8 @@ export function decidePart(status: number, headers: HeaderMap, maxEntrySize: num
   if (status !== 206) return skip(`status ${status} is not a part`)
   // RFC 9110 §14.6: several ranges come as multipart/byteranges; not kept.
   if (/^\s*multipart\/byteranges/i.test(headerValue(headers, 'content-type') ?? '')) return skip('multipart/byteranges not kept')
-  const coding = headerValue(headers, 'content-encoding')?.trim().toLowerCase()
-  if (coding !== undefined && coding !== '' && coding !== 'identity') return skip(`content-encoding ${coding}`)
+  const coding = contentCoding(headers)
+  if (coding !== undefined) return skip(`content-encoding ${coding}`)
   const range = parseContentRange(headerValue(headers, 'content-range'))
   if (!range) return skip('no single Content-Range with a complete length')
   const etag = strongEtag(headers)

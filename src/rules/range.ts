@@ -35,15 +35,24 @@ export function answerableRange(method: string, headers: Readonly<Record<string,
   return parseRange(headers.range)
 }
 
+/** The content-coding applied to a body (RFC 9110 §8.4), lower-cased; undefined when none (absent, empty, identity). */
+export function contentCoding(headers: HeaderMap): string | undefined {
+  const coding = headerValue(headers, 'content-encoding')?.trim().toLowerCase()
+  return coding === undefined || coding === '' || coding === 'identity' ? undefined : coding
+}
+
+/** A 206's headers for the bytes `[start, end]` of a `total`-byte representation (RFC 9110 §14.4 Content-Range). */
+export function partialHeaders(headers: HeaderMap, start: number, end: number, total: number): HeaderMap {
+  return { ...headers, 'content-range': `bytes ${start}-${end}/${total}`, 'content-length': String(end - start + 1) }
+}
+
 /**
  * The slice of a stored 200 that answers `range`: `[start, end]` inclusive, or undefined when
  * it cannot be answered from storage (not a complete 200, a content-coding applied — fetch
  * would then decode a fragment —, or a range the body does not satisfy: the origin answers).
  */
 export function rangeSlice(range: ByteRange, status: number, headers: HeaderMap, length: number): { start: number; end: number } | undefined {
-  if (status !== 200 || length === 0) return undefined
-  const coding = headerValue(headers, 'content-encoding')?.trim().toLowerCase()
-  if (coding !== undefined && coding !== '' && coding !== 'identity') return undefined
+  if (status !== 200 || length === 0 || contentCoding(headers) !== undefined) return undefined
   if (range.suffix !== undefined) {
     if (range.suffix === 0) return undefined
     return { start: Math.max(0, length - range.suffix), end: length - 1 }

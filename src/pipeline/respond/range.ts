@@ -2,7 +2,7 @@
  * A single-range GET answered from storage (rules/range.ts): a 206 cut from a fresh stored 200,
  * RFC 9111 §3.4 and RFC 9110 §14.4.
  */
-import { answerableRange, rangeSlice } from '../../rules/range.js'
+import { answerableRange, partialHeaders, rangeSlice } from '../../rules/range.js'
 import type { CacheRecord } from '../../backends/contract.js'
 
 /** The 206 for this request's Range from the stored record, or undefined when it cannot be cut. */
@@ -12,6 +12,5 @@ export function partialRecord(method: string, headers: Readonly<Record<string, s
   if (!slice) return undefined
   const { meta } = record
   const body = record.body.subarray(slice.start, slice.end + 1)
-  const partial = { ...meta.headers, 'content-range': `bytes ${slice.start}-${slice.end}/${record.body.byteLength}`, 'content-length': String(body.byteLength) }
-  return { meta: { ...meta, status: 206, statusText: 'Partial Content', headers: partial }, body }
+  return { meta: { ...meta, status: 206, statusText: 'Partial Content', headers: partialHeaders(meta.headers, slice.start, slice.end, record.body.byteLength) }, body }
 }
