@@ -4,45 +4,37 @@
  * byte-identical, no error may reach a caller or onError, and the origin must see each URL
  * about once (leases with `add`): at most distinct URLs + one per process.
  */
-import { execFileSync, spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
-import { rmSync } from 'node:fs'
+import { spawn } from 'node:child_process'
 import { join, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildBackends, type Build } from './conformance/build.js'
 import { memcachedAvailable, type MemcachedServer, startMemcached } from './helpers/memcached.js'
-import { type Origin, startOrigin } from './helpers/origin.js'
+import { type Origin, routeItems, startOrigin } from './helpers/origin.js'
 
 const root = resolve(import.meta.dirname, '..')
 const PROCESSES = 4
 const REQUESTS = 500
 const URLS = 50
 const available = memcachedAvailable()
-// A build of its own beside node_modules: dist/ may be rebuilt by another test file meanwhile.
-const build = join(root, 'node_modules', '.fetchcache-memcached', `test-${process.pid}`)
+// Plain JavaScript for the workers, of its own (dist/ may be rebuilt by another test file
+// meanwhile): src transpiled without a type check, as redis-processes.test.ts does.
+let build: Build | undefined
 let origin: Origin
 let server: MemcachedServer
 
 beforeAll(async () => {
   if (!available) return
-  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', build], { cwd: root })
+  build = buildBackends(['src/index.ts'])
   server = await startMemcached()
   origin = await startOrigin()
-  for (let i = 0; i < URLS; i++) {
-    const body = createHash('sha256').update(`body-${i}`).digest('hex').repeat(64)
-    origin.route(`/item/${i}`, (_req, res) => {
-      setTimeout(() => {
-        res.writeHead(200, { 'cache-control': 'max-age=3600', 'content-type': 'text/plain' })
-        res.end(body)
-      }, 100)
-    })
-  }
+  routeItems(origin, URLS)
 }, 120_000)
 
 afterAll(async () => {
   await origin?.close()
   await server?.stop()
-  rmSync(build, { recursive: true, force: true })
+  build?.cleanup()
 })
 
 interface WorkerResult {
@@ -59,7 +51,7 @@ function runWorker(seed: number): Promise<WorkerResult> {
   return new Promise((ok, fail) => {
     const child = spawn(process.execPath, [join(root, 'test/workers/stress-worker.mjs'), origin.url, 'memcached', 'unused', String(REQUESTS), String(URLS), '16', String(seed), extra], {
       stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, FETCHCACHE_DIST: pathToFileURL(join(build, 'index.js')).href },
+      env: { ...process.env, FETCHCACHE_DIST: pathToFileURL(join(build!.dir, 'index.js')).href },
     })
     let out = ''
     child.stdout.on('data', (c: Buffer) => (out += c.toString()))

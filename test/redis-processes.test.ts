@@ -6,12 +6,11 @@
  * stated bound (pub/sub; see src/backends/redis-changes.ts).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { createInterface } from 'node:readline'
 import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type Build, buildBackends } from './conformance/build.js'
-import { type Origin, startOrigin } from './helpers/origin.js'
+import { type Origin, routeItems, startOrigin } from './helpers/origin.js'
 import { redisAvailable, type RedisServer, startRedis } from './helpers/redis.js'
 
 const PROCESSES = 4
@@ -31,15 +30,7 @@ beforeAll(async () => {
   build = buildBackends(['src/index.ts'])
   server = await startRedis()
   origin = await startOrigin()
-  for (let i = 0; i < URLS; i++) {
-    const body = createHash('sha256').update(`body-${i}`).digest('hex').repeat(64)
-    origin.route(`/item/${i}`, (req, res) => {
-      setTimeout(() => {
-        res.writeHead(200, req.method === 'GET' ? { 'cache-control': 'max-age=3600', 'content-type': 'text/plain' } : {})
-        res.end(req.method === 'GET' ? body : 'ok')
-      }, 100)
-    })
-  }
+  routeItems(origin, URLS)
 }, 60_000)
 
 afterAll(async () => {

@@ -4,10 +4,9 @@
  * must see each URL about once: at most distinct URLs + one per process (the bound we state).
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { createHash } from 'node:crypto'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type Origin, startOrigin } from './helpers/origin.js'
+import { type Origin, routeItems, startOrigin } from './helpers/origin.js'
 import { tempDir } from './helpers/tmp.js'
 
 const root = resolve(import.meta.dirname, '..')
@@ -22,15 +21,7 @@ beforeAll(async () => {
   tmp = tempDir('fetchcache-stress-')
   origin = await startOrigin()
   origin.route('/item', () => {})
-  for (let i = 0; i < URLS; i++) {
-    const body = createHash('sha256').update(`body-${i}`).digest('hex').repeat(64)
-    origin.route(`/item/${i}`, (_req, res) => {
-      setTimeout(() => {
-        res.writeHead(200, { 'cache-control': 'max-age=3600', 'content-type': 'text/plain' })
-        res.end(body)
-      }, 100)
-    })
-  }
+  routeItems(origin, URLS)
 }, 120_000)
 
 afterAll(async () => {

@@ -2,6 +2,7 @@
  * A real HTTP origin on 127.0.0.1, port 0, for tests: routes are plain functions, and every
  * request it receives is recorded so tests can assert on what the origin saw.
  */
+import { createHash } from 'node:crypto'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -71,5 +72,22 @@ export function reply(status: number, headers: http.OutgoingHttpHeaders, body: s
   return (_req, res) => {
     res.writeHead(status, headers)
     res.end(body)
+  }
+}
+
+/**
+ * `/item/0` … `/item/<count - 1>` for the multi-process tests (test/workers/load.mjs checks the
+ * bytes): each GET answers after 100 ms (so concurrent misses overlap) with the sha256 of
+ * "body-i" in hex, repeated to 4 KiB, cacheable for an hour; any other method answers "ok".
+ */
+export function routeItems(origin: Origin, count: number): void {
+  for (let i = 0; i < count; i++) {
+    const body = createHash('sha256').update(`body-${i}`).digest('hex').repeat(64)
+    origin.route(`/item/${i}`, (req, res) => {
+      setTimeout(() => {
+        res.writeHead(200, req.method === 'GET' ? { 'cache-control': 'max-age=3600', 'content-type': 'text/plain' } : {})
+        res.end(req.method === 'GET' ? body : 'ok')
+      }, 100)
+    })
   }
 }

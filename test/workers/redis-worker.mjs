@@ -3,16 +3,13 @@
 // Then it obeys JSON commands on stdin (invalidate a URL, watch for a URL to leave its memory
 // tier, exit) and answers with JSON lines on stdout.
 // node redis-worker.mjs <build dir> <origin> <redis url> <namespace> <total> <urls> <concurrency> <seed>
-import { createHash } from 'node:crypto'
 import { createInterface } from 'node:readline'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import { runLoad } from './load.mjs'
 
 const [dir, base, redisUrl, namespace, total, urls, concurrency, seed] = process.argv.slice(2)
 const { createCachedFetch, RedisBackend, TieredBackend } = await import(pathToFileURL(join(dir, 'index.js')).href)
-const expected = (i) => createHash('sha256').update(`body-${i}`).digest('hex')
-let state = Number(seed)
-const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31)
 const now = () => performance.timeOrigin + performance.now()
 const say = (message) => process.stdout.write(`${JSON.stringify(message)}\n`)
 
@@ -24,24 +21,7 @@ const tiered = new TieredBackend({ backend: redis })
 await redis.watching
 const f = createCachedFetch({ backend: tiered, onError: (e) => errors.push(String(e?.cause ?? e)) })
 
-let next = 0
-let mismatches = 0
-let failures = 0
-async function worker() {
-  while (next < Number(total)) {
-    next++
-    const i = Math.floor(random() * Number(urls))
-    try {
-      const res = await f(`${base}/item/${i}`)
-      const body = Buffer.from(await res.arrayBuffer())
-      if (body.length !== 4096 || body.subarray(0, 64).toString() !== expected(i)) mismatches++
-    } catch (e) {
-      failures++
-      errors.push(String(e?.cause ?? e))
-    }
-  }
-}
-await Promise.all(Array.from({ length: Number(concurrency) }, worker))
+const { failures, mismatches } = await runLoad(f, { base, total, urls, concurrency, seed, errors })
 say({ type: 'ran', failures, mismatches, backendErrors: errors.length, sampleErrors: errors.slice(0, 3) })
 
 async function inMemory(url) {
