@@ -23,6 +23,15 @@ import { allowedFreshness, cacheControl, dateValue, directivesOf, etag, forbidsS
 const NOW = Date.UTC(2026, 5, 15, 12)
 const SEED = 20261202
 const RUNS = { seed: SEED, numRuns: 1000 }
+
+/**
+ * Counts the runs of a property that reach its assertion (past its `if (…) return`), so that a
+ * generator that stops producing the interesting case fails the test instead of passing empty.
+ */
+function reached(): { hit: () => void; atLeast: (share: number) => void } {
+  let n = 0
+  return { hit: () => void n++, atLeast: (share) => expect(n).toBeGreaterThanOrEqual(RUNS.numRuns * share) }
+}
 const URL_A = 'http://example.com/a'
 const SETTINGS = resolveSettings({})
 
@@ -135,11 +144,13 @@ describe('hostile headers: nothing RFC 9111 forbids', () => {
   })
 
   it('§5.2.2.4 a stored response with no-cache (or §5.4 Pragma alone) is never served without revalidation', () => {
+    const stores = reached()
     const noCache = fc.tuple(hostile(NOW), fc.constantFrom('no-cache', 'NO-CACHE', 'no-cache="set-cookie"', ' No-Cache'), fc.boolean())
     fc.assert(fc.property(noCache, requestCc, fc.integer({ min: 0, max: 10 ** 8 }), ([h, nc, pragma], cc, later) => {
       const c: Hostile = pragma ? { ...h, cacheControl: undefined, pragma: nc.trim() } : { ...h, cacheControl: h.cacheControl ? `${h.cacheControl}, ${nc}` : nc }
       const d = write(c)
       if (d.action !== 'store') return
+      stores.hit()
       const { cc: rcc, pragmaNoCache } = requestDirectives(cc === undefined ? {} : { 'cache-control': cc })
       // Even a request that takes any staleness (max-stale, §5.2.1.2): no-cache is must-revalidate.
       const anyStale = { cc: parseCacheControl(cc === undefined ? 'max-stale' : `${cc}, max-stale`), pragmaNoCache }
@@ -148,6 +159,7 @@ describe('hostile headers: nothing RFC 9111 forbids', () => {
         expect(['serve', 'serve-and-refresh']).not.toContain(got.action)
       }
     }), RUNS)
+    stores.atLeast(0.1)
   })
 
   it('§4.2.1, §4.2.2, §5.3: freshness is what max-age, else Expires, else 10% since Last-Modified give; an invalid one gives none', () => {
@@ -161,20 +173,28 @@ describe('hostile headers: nothing RFC 9111 forbids', () => {
   })
 
   it('§4.2: once the oracle says stale, decideRead never serves the entry as fresh', () => {
+    const stale = reached()
     fc.assert(fc.property(hostile(NOW), fc.integer({ min: 0, max: 10 ** 8 }), (h, later) => {
       const allowed = allowedFreshness(h, NOW)
       const d = write(h)
       if (d.action !== 'store' || later < allowed * 1000) return
+      stale.hit()
       const got = decideRead({ entry: stored(h, d), cc: new Map(), pragmaNoCache: false, modes: {}, now: NOW + later })
       expect(got.action === 'serve' && !got.stale).toBe(false)
     }), RUNS)
+    stale.atLeast(0.1)
   })
 
   it('§4.3.4 a 304 with a strong ETag refreshes only an entry with the same strong ETag', () => {
-    fc.assert(fc.property(etag, etag, (a, b) => {
+    // The risky pairs are near ones: the same value weak, padded, or unrelated.
+    const pair = etag.chain((b) => fc.tuple(fc.oneof(fc.constant(b), fc.constant(`W/${b.trim()}`), fc.constant(` ${b} `), etag), fc.constant(b)))
+    const near = reached()
+    fc.assert(fc.property(pair, ([a, b]) => {
       const m = notModifiedMatches({ etag: a }, { etag: b })
+      if (a !== b && a.trim() !== b.trim() && a.trim().replace(/^W\//, '') === b.trim().replace(/^W\//, '')) near.hit()
       if (!b.trim().startsWith('W/') && m) expect(a.trim()).toBe(b.trim())
     }), RUNS)
+    near.atLeast(0.1)
   })
 })
 
