@@ -11,6 +11,7 @@
  * dependencies — and 0.1 M for memcache-client — text protocol, four). What it lacks (CAS,
  * multi-get) this backend does without: see memcached-lease.ts and the parts in slices.
  */
+import { orTimeout } from '../util/deadline.js'
 import { BackendError, ConfigError, show } from '../util/errors.js'
 
 /** The commands MemcachedBackend uses: a memjs `Client` has them all. */
@@ -89,19 +90,10 @@ export async function createClient(servers: readonly string[], timeoutMs: number
 }
 
 /** `work`, or a BackendError once `ms` have passed: no command waits longer than that. */
-export function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new BackendError(`memcached ${what}: no answer within ${ms} ms`)), ms)
-  })
-  return Promise.race([work, deadline]).then(
-    (value) => {
-      clearTimeout(timer)
-      return value
-    },
-    (error: unknown) => {
-      clearTimeout(timer)
-      throw error instanceof BackendError ? error : new BackendError(`memcached ${what} failed: ${(error as Error)?.message ?? String(error)}`, error)
-    },
-  )
+export async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  try {
+    return await orTimeout(work, ms, () => new BackendError(`memcached ${what}: no answer within ${ms} ms`))
+  } catch (error) {
+    throw error instanceof BackendError ? error : new BackendError(`memcached ${what} failed: ${(error as Error)?.message ?? String(error)}`, error)
+  }
 }

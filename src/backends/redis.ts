@@ -17,6 +17,7 @@
  * commands fail at once. Either way the engine sees a rejection: a miss, reported to onError.
  */
 import type { ConnectionOptions } from 'node:tls'
+import { orTimeout } from '../util/deadline.js'
 import { BackendError, ConfigError, show } from '../util/errors.js'
 import type { Backend, BackendLeases, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { decodeMeta, decodeMetaCached, encodeMeta } from './entry.js'
@@ -179,11 +180,7 @@ export class RedisBackend implements Backend {
 
   /** A client we did not make may have no command timeout: bound the call ourselves. */
   private bounded<T>(work: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new BackendError(`Redis command timed out after ${this.commandTimeout} ms`)), this.commandTimeout)
-    })
-    return Promise.race([work, late]).finally(() => clearTimeout(timer))
+    return orTimeout(work, this.commandTimeout, () => new BackendError(`Redis command timed out after ${this.commandTimeout} ms`))
   }
 
   async get(key: string): Promise<CacheRecord | undefined> {

@@ -69,3 +69,10 @@ export class Deadline {
     return Promise.race([work, timeout]).finally(() => clearTimeout(timer))
   }
 }
+
+/** `work`, or the error `timeout()` makes once `ms` have passed: the bound on one backend command (Redis, Memcached). */
+export async function orTimeout<T>(work: Promise<T>, ms: number, timeout: () => Error): Promise<T> {
+  const got = await new Deadline(ms).within(work)
+  if (got === LATE) throw timeout()
+  return got
+}
