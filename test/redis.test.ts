@@ -177,7 +177,10 @@ describe.runIf(available)('RedisBackend', () => {
           read++
           expect(Buffer.from(r.body).equals(body(i))).toBe(true)
         }
-        expect(read).toBe(kept)
+        // Redis also evicts before read commands while it stands above the cap (the last write
+        // may have left it there), so a few entries counted above may go during this loop.
+        expect(read).toBeLessThanOrEqual(kept)
+        expect(read).toBeGreaterThan(20)
       } finally {
         await b.close()
         await capped.cleanup()
