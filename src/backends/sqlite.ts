@@ -1,14 +1,16 @@
 /**
  * SQLiteBackend (better-sqlite3): one file, many processes. WAL so readers never wait for the
  * writer, synchronous=NORMAL (durable across process crashes, fast), a busy timeout for writers
- * of other processes, waited out asynchronously (sqlite-busy.ts), statements prepared once. A hit is one indexed read and no write: the
- * access time used for LRU eviction is batched (see TouchBuffer).
+ * of other processes, waited out asynchronously (sqlite-busy.ts), statements prepared once. A
+ * hit is one indexed read and no write: the access time used for LRU eviction is batched (see
+ * TouchBuffer). A miss's entry waits a few ms to share a transaction with others, and the
+ * release of its lease rides along (sqlite-batch.ts).
  *
  * Limits: a trigger-maintained totals row makes "is the store over its cap?" one read; eviction
  * runs in the writing transaction as indexed statements (entries of no use by `dead_at`, then
  * the least recently used by `accessed_at`). The file is created with auto_vacuum=INCREMENTAL:
  * after a large delete the free pages are handed back to the file system
- * (`PRAGMA incremental_vacuum`), without rebuilding the whole file; `vacuum()` rebuilds it.
+ * (`PRAGMA incremental_vacuum`, sqlite-space.ts), without rebuilding the whole file; `vacuum()` rebuilds it.
  *
  * Damage: each entry's size and CRC-32 are checked on read (sqlite-schema.ts); a file that
  * cannot be opened is a clear BackendError here, and the caches' way around it is in
@@ -24,6 +26,8 @@ import { TouchBuffer } from './touches.js'
 import { checkedRecord, checksum, type Row, TABLE, TOTALS } from './sqlite-schema.js'
 import { openDatabase, sqliteCode } from './sqlite-open.js'
 import { BusyRetry, isBusy } from './sqlite-busy.js'
+import { WriteBatch } from './sqlite-batch.js'
+import { shrink } from './sqlite-space.js'
 
 export interface SQLiteBackendOptions {
   /** Database file. Default `http_cache.sqlite`. */
@@ -46,11 +50,6 @@ export interface SQLiteBackendOptions {
 }
 
 export { DEFAULT_MAX_SIZE }
-
-/** After a delete, free pages are given back when there are at least this many bytes of them… */
-const SHRINK_MIN_BYTES = 1024 * 1024
-/** …and they are at least this share of the file. Eviction under a cap reuses pages instead. */
-const SHRINK_MIN_SHARE = 0.25
 
 /** meta, body, size, crc */
 type Params = Array<string | number>
@@ -94,7 +93,8 @@ export class SQLiteBackend implements Backend {
   readonly maintenance: BackendMaintenance = { vacuum: () => this.vacuum() }
   /** Capability: up to `limit` entries of no use, one statement on the dead_at index (a run costs what it removes); read-only or locked by another process, none. */
   readonly pruning: BackendPruning = { prune: async (now, limit) => this.prune(now, limit) }
-  private readonly writeTx: Database.Transaction<(key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => void>
+  /** Entries and lease releases waiting (a few ms) to share one transaction. */
+  private readonly batch: WriteBatch
 
   constructor(options: SQLiteBackendOptions = {}) {
     const o = checkOptions(options, ['path', 'busyTimeout', 'touchInterval', 'readOnly', ...LIMIT_OPTIONS], 'SQLiteBackend')
@@ -111,8 +111,16 @@ export class SQLiteBackend implements Backend {
     if (o.readOnly !== undefined && typeof o.readOnly !== 'boolean') throw new ConfigError(`SQLiteBackend readOnly: expected a boolean; got ${show(o.readOnly)}`)
     this.readOnly = o.readOnly === true
     this.leases = {
-      acquire: async (key, owner, ttlMs) => this.readOnly || this.busy.run(() => this.leaseRows().acquire(key, owner, ttlMs, this.damaged.has(key))),
-      release: async (key, owner) => void (this.readOnly || (await this.busy.run(() => this.leaseRows().release(key, owner)))),
+      acquire: async (key, owner, ttlMs) => {
+        if (this.readOnly) return true
+        // Taken again before its release was committed: the queued release must not undo this.
+        this.batch.forgetRelease(key, owner)
+        // Its entry still queued: commit it first, so the grant reads what this process stored.
+        if (this.batch.has(key)) await this.batch.flush()
+        return this.busy.run(() => this.leaseRows().acquire(key, owner, ttlMs, this.damaged.has(key)))
+      },
+      // Committed with the queued entries (sqlite-batch.ts), never before the entry of its fetch.
+      release: async (key, owner) => void (this.readOnly || (this.open(), await this.batch.release(key, owner))),
     }
     this.db = openDatabase(this.path, busyTimeout, this.readOnly)
     this.busy = new BusyRetry(this.db, busyTimeout)
@@ -123,9 +131,11 @@ export class SQLiteBackend implements Backend {
       this.db.close()
       throw new BackendError(`cannot open SQLite cache ${this.path}: ${(error as Error).message} (${sqliteCode(error) ?? 'unknown'})`, error)
     }
-    this.writeTx = this.db.transaction((key: string, m: EntryMeta, meta: string, weight: number, body: Uint8Array) => {
-      this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, m.deadAt ?? null, recencyTick(), body.byteLength, weight, meta, body, checksum(meta, body))
-      this.enforceLimits(key)
+    const batchTx = this.db.transaction((work: () => void) => work())
+    this.batch = new WriteBatch({
+      commit: (work) => this.busy.run(() => batchTx.immediate(work)),
+      commitNow: (work) => void (this.db.open && batchTx.immediate(work)),
+      release: (key, owner) => this.leaseRows().release(key, owner),
     })
     // Transactions wrapped once, like the statements, not per call.
     this.touchTx = this.db.transaction((batch: ReadonlyMap<string, number>) => {
@@ -168,6 +178,9 @@ export class SQLiteBackend implements Backend {
   async get(key: string): Promise<CacheRecord | undefined> {
     this.open()
     if (this.damaged.has(key)) return undefined
+    // Written by this process a moment ago, not yet committed (sqlite-batch.ts).
+    const queued = this.batch.queued(key)
+    if (queued) return queued
     let row: Row | undefined
     try {
       try {
@@ -202,11 +215,22 @@ export class SQLiteBackend implements Backend {
     if (this.damaged.has(key)) return
     if (!fits(weight, this.limits)) {
       // The old value is outdated either way; a new one too large to keep replaces it with nothing.
-      await this.busy.run(() => this.stmt.delete.run(key))
+      await this.write(() => this.stmt.delete.run(key))
       return
     }
-    // Upsert and evict in one transaction that takes the write lock up front (BEGIN IMMEDIATE).
-    await this.busy.run(() => this.writeTx.immediate(key, m, meta, weight, record.body))
+    // Upsert and evict in the batch's transaction, which takes the write lock up front (BEGIN IMMEDIATE).
+    const write = () => {
+      this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, m.deadAt ?? null, recencyTick(), record.body.byteLength, weight, meta, record.body, checksum(meta, record.body))
+      this.enforceLimits(key)
+    }
+    if (this.readOnly) await this.busy.run(write)
+    else await this.batch.set(key, record, write)
+  }
+
+  /** Any other change or read of many rows: the queued writes are committed first, in order. */
+  private async write<T>(fn: () => T): Promise<T> {
+    if (this.batch.size > 0) await this.batch.flush()
+    return this.busy.run(fn)
   }
 
   private over(): [number, number] | undefined {
@@ -254,7 +278,7 @@ export class SQLiteBackend implements Backend {
     this.open()
     let n: number
     try {
-      n = await this.busy.run(() => this.deleteTx.immediate(keys))
+      n = await this.write(() => this.deleteTx.immediate(keys))
     } catch (error) {
       if (!sqliteCode(error)?.startsWith('SQLITE_CORRUPT')) throw error
       // Only a damaged entry fails this way, and get() has reported it already: quarantine it.
@@ -262,7 +286,7 @@ export class SQLiteBackend implements Backend {
       return 0
     }
     for (const key of keys) this.touches.forget(key)
-    if (n > 0) this.shrink()
+    if (n > 0) shrink(this.db)
     return n
   }
 
@@ -272,8 +296,8 @@ export class SQLiteBackend implements Backend {
     const where = this.where(filter)
     if (!where) return 0
     const statement = this.statement(`DELETE FROM ${TABLE}${where.sql}`)
-    const n = await this.busy.run(() => statement.run(...where.params).changes)
-    if (n > 0) this.shrink()
+    const n = await this.write(() => statement.run(...where.params).changes)
+    if (n > 0) shrink(this.db)
     return n
   }
 
@@ -312,7 +336,7 @@ export class SQLiteBackend implements Backend {
     if (!where) return
     // Read the rows first: callers may delete while iterating, which an open cursor forbids.
     const select = this.db.prepare<Params, [string, string]>(`SELECT key, meta FROM ${TABLE}${where.sql} ORDER BY id`).raw(true)
-    const rows = await this.busy.run(() => select.all(...where.params))
+    const rows = await this.write(() => select.all(...where.params))
     for (const [key, meta] of rows) {
       let decoded: EntryMeta
       try {
@@ -327,47 +351,22 @@ export class SQLiteBackend implements Backend {
 
   async stats(): Promise<BackendStats> {
     this.open()
-    const [entries, bytes] = await this.busy.run(() => this.stmt.totals.get()!)
+    const [entries, bytes] = await this.write(() => this.stmt.totals.get()!)
     return { entries, bytes }
   }
 
   async clear(): Promise<void> {
     this.open()
     this.touches.clear()
-    await this.busy.run(() => this.stmt.clear.run())
-    this.shrink()
-  }
-
-  /**
-   * After a large delete, hand free pages back to the file system: incremental vacuum moves
-   * pages from the end of the file into the holes, then a checkpoint truncates the file. Skipped
-   * when few pages are free (the next writes reuse them) or when the file was not created with
-   * auto_vacuum=INCREMENTAL (then only vacuum() shrinks it).
-   */
-  private shrink(): void {
-    try {
-      // Best effort, and never a wait: another process may hold the lock again by now.
-      this.shrinkNow()
-    } catch (error) {
-      if (!isBusy(error)) throw error
-    }
-  }
-
-  private shrinkNow(): void {
-    const free = this.db.pragma('freelist_count', { simple: true }) as number
-    if (free === 0 || this.db.pragma('auto_vacuum', { simple: true }) !== 2) return
-    const pageSize = this.db.pragma('page_size', { simple: true }) as number
-    const pages = this.db.pragma('page_count', { simple: true }) as number
-    if (free * pageSize < SHRINK_MIN_BYTES || free < pages * SHRINK_MIN_SHARE) return
-    this.db.pragma('incremental_vacuum')
-    this.db.pragma('wal_checkpoint(PASSIVE)')
+    await this.write(() => this.stmt.clear.run())
+    shrink(this.db)
   }
 
   /** Rebuild the file (VACUUM) and truncate the WAL: every free byte goes back to the file system. */
   async vacuum(): Promise<void> {
     this.open()
     this.flushTouches()
-    await this.busy.run(() => this.db.exec('VACUUM'))
+    await this.write(() => this.db.exec('VACUUM'))
     await this.busy.truncateWal(this.db)
   }
 
@@ -375,7 +374,7 @@ export class SQLiteBackend implements Backend {
     this.open()
     // Never waits for another process's lock: a locked store prunes nothing now, and next run.
     const n = this.readOnly ? 0 : this.busy.orElse(() => this.stmt.prune.run(now, limit).changes, 0)
-    if (n > 0) this.shrink()
+    if (n > 0) shrink(this.db)
     return n
   }
 
@@ -386,6 +385,8 @@ export class SQLiteBackend implements Backend {
 
   async close(): Promise<void> {
     if (!this.db.open) return
+    // What is still queued gets one try, without waiting for another process's lock.
+    this.batch.commitNow()
     this.touches.stop()
     this.flushTouches()
     this.db.close()
