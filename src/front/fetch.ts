@@ -26,6 +26,7 @@ import { responseFrom } from '../pipeline/respond/response.js'
 import { currentScope, mergeScopes, runInScope, type Scope } from './scope.js'
 import { undici } from './undici.js'
 import type { CacheOptions, PerRequestOptions } from '../config/types.js'
+import { extended } from '../util/objects.js'
 
 export type CachedFetch = ((input: string | URL | Request, init?: CachedRequestInit) => Promise<Response>) & { cache: Cache }
 /** The Fetch standard's `cache` modes (RequestInit.cache). */
@@ -145,7 +146,7 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   }
   if (!fastPathMayServe(action, record.meta.status, prepared.headers.range !== undefined)) return undefined
   const now = engine.now()
-  const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record.meta.key, ...(action.stale ? { detail: action.reason } : {}) })
+  const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record.meta.key, detail: action.stale ? action.reason : undefined })
   const response = responseFrom(record, status, href, method, now)
   if (!response) return undefined
   engine.stats.hit(prepared.host, action.stale)
@@ -184,7 +185,7 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher | (() => Dispatc
       via = composed.get(own) ?? withLegacyHandlers(cachedDispatcher(engine, own))
       composed.set(own, via)
     } else via = viaCache()
-    const forward = () => base(input, { ...rest, dispatcher: via } as unknown as RequestInit)
+    const forward = () => base(input, extended(rest, { dispatcher: via }) as unknown as RequestInit)
     if (handoff === undefined) return merged === undefined ? forward() : runInScope(merged, forward)
     // Its dispatch took the handoff (or never came: an abort, a caller's dispatcher elsewhere).
     try {

@@ -19,6 +19,7 @@ import { dispatchLearningOrigin, learnedOrigin, probeOrigin } from './dispatcher
 import { currentScope } from './scope.js'
 import { undici } from './undici.js'
 import type { CacheOptions } from '../config/types.js'
+import { extended } from '../util/objects.js'
 
 export type CacheInterceptor = Dispatcher.DispatcherComposeInterceptor & { cache: Cache }
 
@@ -59,7 +60,7 @@ function intercept(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.D
     let known = learnedOrigin(next)
     if (known === undefined && mustStayOffline(engine, opts, scope)) known = probeOrigin(next, opts)
     if (known === undefined) return dispatchLearningOrigin(next, opts, handler, (origin) => firstHandler(engine, { ...opts, origin }, handler, method, scope))
-    opts = { ...opts, origin: known }
+    opts = extended(opts, { origin: known })
   }
   if (!engine.settings.allowableMethods.has(method)) {
     // RFC 9111 §4.4: unsafe methods (RFC 9110 §9.2.1: not GET, HEAD, OPTIONS, TRACE) pass

@@ -15,6 +15,7 @@ import type { CacheRecord, EntryMeta } from '../backends/contract.js'
 import type { Engine } from './engine.js'
 import type { Prepared } from './prepare/prepare.js'
 import { variantKey } from './prepare/key.js'
+import { extended } from '../util/objects.js'
 
 export interface Lookup {
   action: ReadAction
@@ -39,7 +40,7 @@ export async function lookup(engine: Engine, p: Prepared, deadline: Deadline): P
   } else if (record && !selectable(record.meta, wanted)) record = notSelectable(p, record)
   let action = decideRead({ entry: record?.meta, ...requestDirectives(p.headers), modes: p.modes, now: engine.now() })
   // RFC 9211 §2.2: the URI is stored, but no variant matches this request's Vary fields.
-  if (varyMiss && action.action === 'fetch') action = { ...action, fwd: 'vary-miss', reason: 'no stored variant matches Vary' }
+  if (varyMiss && action.action === 'fetch') action = extended(action, { fwd: 'vary-miss' as const, reason: 'no stored variant matches Vary' })
   if (debug.enabled) debug('%s %s: %s (%s)', p.method, p.url, action.action, action.reason)
   return { action, record }
 }

@@ -27,6 +27,7 @@ import { prepare, type Scope } from './prepare/prepare.js'
 import { dispatchUrl, headerRecord, readBody } from './prepare/request.js'
 import { partialRecord } from './respond/range.js'
 import { fail, gatewayTimeout, serve, serveStored } from './respond/serve.js'
+import { extended } from '../util/objects.js'
 
 const SILENT: Dispatcher.DispatchHandler = {
   onRequestStart() {},
@@ -52,7 +53,7 @@ async function look(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.
   // 1. prepare
   const read = await readBody(opts.body)
   if (!read.ok) return void next(opts, handler)
-  const out = read.body === undefined ? opts : { ...opts, body: read.body }
+  const out = read.body === undefined ? opts : extended(opts, { body: read.body })
   const url = dispatchUrl(opts)
   const p = prepare(engine, { method, url, headers: headerRecord(opts.headers), body: read.body }, scope)
   if ('bypass' in p) {
@@ -72,15 +73,16 @@ async function look(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.
   if (p.headers.range !== undefined && action.action !== 'gateway-timeout') {
     const partial = action.action === 'serve' && record ? partialRecord(p.method, p.headers, record) : undefined
     if (partial && action.action === 'serve') {
-      return serveRecord(engine, handler, partial, { hit: true, ttl: action.ttl, key: partial.meta.key, ...(action.stale ? { detail: action.reason } : {}) }, p.method, p.host, action.stale)
+      return serveRecord(engine, handler, partial, { hit: true, ttl: action.ttl, key: partial.meta.key, detail: action.stale ? action.reason : undefined }, p.method, p.host, action.stale)
     }
     return forwardRange(route, 'fwd' in action ? action.fwd : action.action === 'serve' ? 'miss' : 'stale', deadline)
   }
   // 3. respond from storage
   switch (action.action) {
     case 'serve': {
-      const parts = collapsed ? { fwd: collapsed, collapsed: true } : { hit: true }
-      return serveRecord(engine, handler, record!, { ...parts, ttl: action.ttl, key: record!.meta.key, ...(action.stale ? { detail: action.reason } : {}) }, p.method, p.host, action.stale)
+      // A hit, or (having waited for another request) the response it stored: RFC 9211 §2.6 collapsed.
+      const status = { hit: collapsed === undefined, fwd: collapsed, collapsed: collapsed !== undefined, ttl: action.ttl, key: record!.meta.key, detail: action.stale ? action.reason : undefined }
+      return serveRecord(engine, handler, record!, status, p.method, p.host, action.stale)
     }
     case 'serve-and-refresh':
       serveRecord(engine, handler, record!, { hit: true, ttl: action.ttl, key: record!.meta.key, detail: 'stale-while-revalidate' }, p.method, p.host, true)
@@ -136,7 +138,7 @@ function follow(route: Route, record: CacheRecord | undefined, scope: Scope | un
       if (!mayShareUnstored(result.response.headers, result.requestHeaders, p.headers)) return alone()
       engine.stats.hit(p.host, false)
       const status = formatCacheStatus({ fwd, collapsed: true, key: p.key })
-      return serve(handler, { ...result.response, headers: { ...result.response.headers, 'cache-status': appendCacheStatus(result.response.headers['cache-status'], status) } }, p.method)
+      return serve(handler, extended(result.response, { headers: extended(result.response.headers, { 'cache-status': appendCacheStatus(result.response.headers['cache-status'], status) }) }), p.method)
     }
     case 'error': {
       // RFC 5861 §4: the leader's error may be answered with our stale copy.

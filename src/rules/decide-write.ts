@@ -99,7 +99,8 @@ export function decideWrite(input: WriteInput): WriteDecision {
   const { expiresAt, reason, heuristic } = chooseExpiry({ cacheControl: settings.cacheControl, configured, noCache, freshness: f, requestMaxAge: seconds(reqcc, 'max-age'), now })
   // §4.2.2: a heuristic lifetime of zero with nothing to revalidate and no stale window is useless.
   if (heuristic && f!.lifetime <= 0 && !hasValidator(headers) && settings.staleIfError === 0) return skip('no freshness lifetime and no validator')
-  return { action: 'store', reason, expiresAt, initialAge, ...staleWindows(expiresAt, headers, settings, mustRevalidate), mustRevalidate, vary }
+  const { staleIfErrorUntil, staleWhileRevalidateUntil } = staleWindows(expiresAt, headers, settings, mustRevalidate)
+  return { action: 'store', reason, expiresAt, initialAge, staleIfErrorUntil, staleWhileRevalidateUntil, mustRevalidate, vary }
 }
 
 /**

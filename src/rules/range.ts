@@ -6,6 +6,7 @@
  */
 import { headerValue } from './cache-control.js'
 import type { HeaderMap } from '../backends/contract.js'
+import { extended } from '../util/objects.js'
 
 export interface ByteRange {
   /** `first-last` / `first-`: offsets; `-suffix`: suffix length. */
@@ -43,7 +44,7 @@ export function contentCoding(headers: HeaderMap): string | undefined {
 
 /** A 206's headers for the bytes `[start, end]` of a `total`-byte representation (RFC 9110 §14.4 Content-Range). */
 export function partialHeaders(headers: HeaderMap, start: number, end: number, total: number): HeaderMap {
-  return { ...headers, 'content-range': `bytes ${start}-${end}/${total}`, 'content-length': String(end - start + 1) }
+  return extended(headers, { 'content-range': `bytes ${start}-${end}/${total}`, 'content-length': String(end - start + 1) })
 }
 
 /**

@@ -8,6 +8,7 @@ import { uselessAt } from './decide-read.js'
 import type { WriteDecision } from './decide-write.js'
 import { mergeHeaders } from './headers.js'
 import { notModifiedMatches } from './policy.js'
+import { extended } from '../util/objects.js'
 
 export type Revalidated =
   /** §4.3.4: the 304 selects no stored response; the request must be sent again, unconditionally. */
@@ -42,7 +43,7 @@ export function decideRevalidated({ stored, notModified, decide, writable, now }
   if (d.action !== 'store' || [...d.vary].sort().join() !== [...stored.vary].sort().join()) {
     // Freshness is not recomputed for a response that will not be stored: it is served this
     // once, as just validated, and is stale for anyone after.
-    const meta = { ...stored, headers, createdAt: now, initialAge: 0, expiresAt: now }
+    const meta = extended(stored, { headers, createdAt: now, initialAge: 0, expiresAt: now })
     return writable ? { action: 'drop', meta } : { action: 'serve-only', meta }
   }
   const meta: EntryMeta = {

@@ -14,6 +14,7 @@ import { type Decided, entryKey } from '../store.js'
 import { LocalController } from '../respond/local-controller.js'
 import type { CallerController } from './caller-controller.js'
 import type { Step } from './step.js'
+import { extended } from '../../util/objects.js'
 
 export interface CaptureOptions {
   fwd: Forward
@@ -60,8 +61,8 @@ export class CaptureStep implements Step {
     this.capturing = d.action === 'store' || (flight !== undefined && flight.waiters > 0)
     if (flight && this.capturing) controller.ignorePause = true
     const key = d.action === 'store' ? entryKey(p, d.vary) : p.key
-    const cacheStatus = formatCacheStatus({ fwd: this.opts.fwd, ...(this.opts.revalidating ? { fwdStatus: statusCode } : {}), stored: d.action === 'store', key })
-    this.downstream.onResponseStart?.(controller, statusCode, { ...headers, 'cache-status': appendCacheStatus(h['cache-status'], cacheStatus) }, statusMessage)
+    const cacheStatus = formatCacheStatus({ fwd: this.opts.fwd, fwdStatus: this.opts.revalidating ? statusCode : undefined, stored: d.action === 'store', key })
+    this.downstream.onResponseStart?.(controller, statusCode, extended(headers, { 'cache-status': appendCacheStatus(h['cache-status'], cacheStatus) }), statusMessage)
   }
 
   onResponseData(controller: CallerController, chunk: Buffer): void {

@@ -14,6 +14,7 @@ import { CaptureStep } from './capture.js'
 import { RevalidationStep } from './revalidate.js'
 import { StaleIfErrorStep } from './stale-if-error.js'
 import { CallerSide, type Step } from './step.js'
+import { extended } from '../../util/objects.js'
 
 /** Where a request goes next: undici's next dispatch, with the options it will be sent with. */
 export interface Route {
@@ -42,9 +43,9 @@ export function forward(route: Route, o: ForwardOptions): void {
   }
   const plain = (flight: Flight | undefined) => next(opts, new CallerSide(chain(false, flight), handler))
   if (!o.revalidating || !o.record) return void plain(o.flight)
-  const conditional = { ...p.headers, ...validatorHeaders(o.record.meta, p.headers, engine.now()) }
+  const conditional = extended(p.headers, validatorHeaders(o.record.meta, p.headers, engine.now()))
   const first = new RevalidationStep({ engine, p, record: o.record, downstream: handler, flight: o.flight }, chain(true, o.flight), plain, o.fwd)
-  next({ ...opts, headers: conditional }, new CallerSide(first, handler))
+  next(extended(opts, { headers: conditional }), new CallerSide(first, handler))
 }
 
 /** A handler that stores the response to a request sent without a lookup (nothing was stored to revalidate). */

@@ -61,7 +61,7 @@ export class StaleIfErrorStep implements Step {
     const { engine, p, record } = this.a
     const now = engine.now()
     const detail = error ? `stale-if-error: ${error.message}` : 'stale-if-error'
-    const status = { fwd: 'stale' as const, ...(fwdStatus === undefined ? {} : { fwdStatus }), ttl: remainingTtl(record.meta, now), key: record.meta.key, detail }
+    const status = { fwd: 'stale' as const, fwdStatus, ttl: remainingTtl(record.meta, now), key: record.meta.key, detail }
     engine.stats.hit(p.host, true)
     serveStored(this.a.downstream, record, status, p.method, now, !this.requestStarted)
   }

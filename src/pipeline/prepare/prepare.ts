@@ -10,6 +10,7 @@ import type { RequestInfoForKey } from '../../config/types.js'
 import type { Memo } from '../../util/memo.js'
 import { CREDENTIAL_HEADERS } from '../../rules/credentials.js'
 import { requestKey } from './key.js'
+import { extended } from '../../util/objects.js'
 
 export interface Prepared {
   method: string
@@ -65,7 +66,7 @@ export function prepare(ctx: PrepareContext, request: RequestInfoForKey, scope: 
   if (keyed === undefined) {
     try {
       const parts = requestKey(request, settings)
-      keyed = { ...parts, host: new URL(parts.url).host, expiry: settingsExpiry(parts.url, settings) }
+      keyed = extended(parts, { host: new URL(parts.url).host, expiry: settingsExpiry(parts.url, settings) })
     } catch (error) {
       ctx.report(error)
       return { bypass: true, reason: 'key function failed', fwd: 'bypass' }

@@ -7,6 +7,7 @@ import { appendCacheStatus, formatCacheStatus, type StatusParts } from '../../ru
 import { currentAge } from '../../rules/decide-read.js'
 import type { CacheRecord, EntryMeta, HeaderMap } from '../../backends/contract.js'
 import { LocalController } from './local-controller.js'
+import { extended } from '../../util/objects.js'
 
 const CHUNK = 64 * 1024
 
@@ -80,7 +81,7 @@ export function ageValue(meta: EntryMeta, now: number): string {
 
 /** Headers for a response built from a stored entry: Age (RFC 9111 §5.1) and our Cache-Status member (RFC 9211). */
 export function hitHeaders(meta: EntryMeta, cacheStatus: string, now: number): HeaderMap {
-  return { ...meta.headers, age: ageValue(meta, now), 'cache-status': appendCacheStatus(meta.headers['cache-status'], cacheStatus) }
+  return extended(meta.headers, { age: ageValue(meta, now), 'cache-status': appendCacheStatus(meta.headers['cache-status'], cacheStatus) })
 }
 
 /**
