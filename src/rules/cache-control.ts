@@ -2,14 +2,30 @@
  * Cache-Control directives (RFC 9111 §5.2). http-cache-semantics parses these internally but
  * does not export its parser; the read side needs the request's directives on every lookup.
  */
+import { Memo } from '../util/memo.js'
 export type Directives = ReadonlyMap<string, string | true>
 
 const EMPTY: Directives = new Map()
 
+/**
+ * Parsed values, by text: a miss parses its response's Cache-Control three times or more
+ * (storability, freshness, stale windows) and most responses of a site send the same few
+ * values. Only short values are kept, so a hostile one cannot make the memo large.
+ */
+const parsed = new Memo<string, Directives>(512)
+const MEMO_MAX_LENGTH = 256
+
 export function parseCacheControl(value: string | readonly string[] | undefined): Directives {
   if (value === undefined || value.length === 0) return EMPTY
-  const out = new Map<string, string | true>()
   const text = typeof value === 'string' ? value : value.join(',')
+  if (text.length > MEMO_MAX_LENGTH) return parse(text)
+  let out = parsed.get(text)
+  if (out === undefined) parsed.set(text, (out = parse(text)))
+  return out
+}
+
+function parse(text: string): Directives {
+  const out = new Map<string, string | true>()
   for (const part of text.split(',')) {
     const eq = part.indexOf('=')
     const name = (eq === -1 ? part : part.slice(0, eq)).trim().toLowerCase()
