@@ -143,6 +143,24 @@ describe('leases and the queue', () => {
     }
   })
 
+  it('a file whose lease table was made by an earlier build (a rowid table) takes and gives back leases as before', async () => {
+    const old = join(tmp.dir, 'old.sqlite')
+    const db = new Database(old)
+    db.exec('CREATE TABLE leases_v1 (key TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL)')
+    db.close()
+    const a = new SQLiteBackend({ path: old })
+    const b = new SQLiteBackend({ path: old })
+    try {
+      expect(await a.leases.acquire('k', owner, 60_000)).toMatchObject({ held: true })
+      expect(await b.leases.acquire('k', rival, 60_000)).toMatchObject({ held: false })
+      await a.leases.release('k', owner)
+      expect(await b.leases.acquire('k', rival, 60_000)).toMatchObject({ held: true })
+    } finally {
+      await a.close()
+      await b.close()
+    }
+  })
+
   it("a lease's grant reads the entry this process queued for its key", async () => {
     void backend.set('k', record('k', 'x'))
     const grant = await backend.leases.acquire('k', owner, 60_000)
