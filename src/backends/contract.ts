@@ -142,6 +142,16 @@ export interface LeaseGrant {
   storedAt: number | null
 }
 
+/**
+ * Capability: a write nobody waits on (a miss's entry, stored once its response has reached the
+ * caller), which the backend may hold a few ms to share one transaction with others (SQLite).
+ * Resolves once written, as `set` does; this process's own reads see it at once, and its other
+ * reads and changes come after it. The engine uses it where it has it, else `set`.
+ */
+export interface BackendBatching {
+  set(key: string, record: CacheRecord): Promise<void>
+}
+
 /** Capability: give free space back to the file system (SQLite VACUUM, cacache GC, …). */
 export interface BackendMaintenance {
   vacuum(): Promise<void>
@@ -185,6 +195,8 @@ export interface Backend {
   readonly maintenance?: BackendMaintenance | undefined
   /** Optional capability: removal of entries of no use, run in the background by the engine. */
   readonly pruning?: BackendPruning | undefined
+  /** Optional capability: writes held a few ms to share a transaction. */
+  readonly batching?: BackendBatching | undefined
   /**
    * `false` for a store that cannot enumerate its keys (Memcached): `entries`, `stats` and the
    * `deleteMatching` filters it cannot answer (Memcached answers `urls` alone, resolving 0 as
@@ -208,6 +220,10 @@ export function checkBackend(value: unknown, where = 'backend'): Backend {
   const leases = b.leases as Record<string, unknown> | undefined
   if (leases !== undefined && (typeof leases !== 'object' || leases === null || typeof leases.acquire !== 'function' || typeof leases.release !== 'function')) {
     throw new ConfigError(`${where}.leases: expected { acquire(key, owner, ttlMs), release(key, owner) }; got ${show(leases)}`)
+  }
+  const batching = b.batching as Record<string, unknown> | undefined
+  if (batching !== undefined && (typeof batching !== 'object' || batching === null || typeof batching.set !== 'function')) {
+    throw new ConfigError(`${where}.batching: expected { set(key, record) }; got ${show(batching)}`)
   }
   const maintenance = b.maintenance as Record<string, unknown> | undefined
   if (maintenance !== undefined && (typeof maintenance !== 'object' || maintenance === null || typeof maintenance.vacuum !== 'function')) {

@@ -11,7 +11,7 @@
 import { crc32 } from 'node:zlib'
 import type Database from 'better-sqlite3'
 import { FORMAT_VERSION, knownMeta, rememberMeta } from './entry.js'
-import type { CacheRecord } from './contract.js'
+import type { CacheRecord, EntryFilter } from './contract.js'
 import { CorruptEntryError } from '../util/errors.js'
 
 /** The format version lives in the table name: a new format is a new table, never a misread. */
@@ -133,4 +133,27 @@ function createTables(db: Database.Database): void {
   // Count the table once, when the totals row is first made: not on every open, which would
   // scan every row (25 ms at 10,000 entries) before the first hit.
   db.exec(`INSERT OR IGNORE INTO ${TOTALS} SELECT 0, count(*), coalesce(sum(weight), 0) FROM ${TABLE}`)
+}
+
+/** Values bound to a statement's `?`s. */
+export type Params = Array<string | number>
+
+/** An EntryFilter as a WHERE clause on the indexed columns; undefined when nothing can match. */
+export function whereClause(filter: EntryFilter): { sql: string; params: Params } | undefined {
+  const clauses: string[] = []
+  const params: Params = []
+  if (filter.urls) {
+    if (filter.urls.length === 0) return undefined
+    clauses.push(`url IN (${filter.urls.map(() => '?').join(', ')})`)
+    params.push(...filter.urls)
+  }
+  if (filter.expiredAt !== undefined) {
+    clauses.push('expires_at <= ?')
+    params.push(filter.expiredAt)
+  }
+  if (filter.createdBefore !== undefined) {
+    clauses.push('created_at < ?')
+    params.push(filter.createdBefore)
+  }
+  return { sql: clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '', params }
 }

@@ -3,8 +3,8 @@
  * writer, synchronous=NORMAL (durable across process crashes, fast), a busy timeout for writers
  * of other processes, waited out asynchronously (sqlite-busy.ts), statements prepared once. A
  * hit is one indexed read and no write: the access time used for LRU eviction is batched (see
- * TouchBuffer). A miss's entry waits a few ms to share a transaction with others, and the
- * release of its lease rides along (sqlite-batch.ts).
+ * TouchBuffer). A miss's entry (the `batching` capability) waits a few ms to share a
+ * transaction with others, and lease releases ride in those transactions (sqlite-batch.ts).
  *
  * Limits: a trigger-maintained totals row makes "is the store over its cap?" one read; eviction
  * runs in the writing transaction as indexed statements (entries of no use by `dead_at`, then
@@ -19,11 +19,11 @@
 import type Database from 'better-sqlite3'
 import { decodeMeta, encodeMeta } from './entry.js'
 import { BackendError, ConfigError, CorruptEntryError, show } from '../util/errors.js'
-import type { Backend, BackendLeases, BackendMaintenance, BackendPruning, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
+import type { Backend, BackendBatching, BackendLeases, BackendMaintenance, BackendPruning, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { SQLiteLeases } from './sqlite-lease.js'
 import { checkOptions, DEFAULT_MAX_SIZE, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
 import { TouchBuffer } from './touches.js'
-import { checkedRecord, checksum, type Row, TABLE, TOTALS } from './sqlite-schema.js'
+import { checkedRecord, checksum, type Params, type Row, TABLE, TOTALS, whereClause } from './sqlite-schema.js'
 import { openDatabase, sqliteCode } from './sqlite-open.js'
 import { BusyRetry, isBusy } from './sqlite-busy.js'
 import { WriteBatch } from './sqlite-batch.js'
@@ -50,9 +50,6 @@ export interface SQLiteBackendOptions {
 }
 
 export { DEFAULT_MAX_SIZE }
-
-/** meta, body, size, crc */
-type Params = Array<string | number>
 
 export class SQLiteBackend implements Backend {
   readonly path: string
@@ -95,6 +92,10 @@ export class SQLiteBackend implements Backend {
   readonly pruning: BackendPruning = { prune: async (now, limit) => this.prune(now, limit) }
   /** Entries and lease releases waiting (a few ms) to share one transaction. */
   private readonly batch: WriteBatch
+  /** Runs its argument in a transaction (`.immediate`: BEGIN IMMEDIATE). */
+  private readonly tx: Database.Transaction<(work: () => void) => void>
+  /** Capability: a miss's entry, held a few ms to share a transaction (sqlite-batch.ts). */
+  readonly batching: BackendBatching = { set: (key, record) => this.store(key, record, true) }
 
   constructor(options: SQLiteBackendOptions = {}) {
     const o = checkOptions(options, ['path', 'busyTimeout', 'touchInterval', 'readOnly', ...LIMIT_OPTIONS], 'SQLiteBackend')
@@ -116,10 +117,10 @@ export class SQLiteBackend implements Backend {
         // Taken again before its release was committed: the queued release must not undo this.
         this.batch.forgetRelease(key, owner)
         // Its entry still queued: commit it first, so the grant reads what this process stored.
-        if (this.batch.has(key)) await this.batch.flush()
+        if (this.batch.touches(key)) await this.batch.flush()
         return this.busy.run(() => this.leaseRows().acquire(key, owner, ttlMs, this.damaged.has(key)))
       },
-      // Committed with the queued entries (sqlite-batch.ts), never before the entry of its fetch.
+      // Committed with the entries queued before it (sqlite-batch.ts), never before the entry of its fetch.
       release: async (key, owner) => void (this.readOnly || (this.open(), await this.batch.release(key, owner))),
     }
     this.db = openDatabase(this.path, busyTimeout, this.readOnly)
@@ -131,10 +132,10 @@ export class SQLiteBackend implements Backend {
       this.db.close()
       throw new BackendError(`cannot open SQLite cache ${this.path}: ${(error as Error).message} (${sqliteCode(error) ?? 'unknown'})`, error)
     }
-    const batchTx = this.db.transaction((work: () => void) => work())
+    this.tx = this.db.transaction((work: () => void) => work())
     this.batch = new WriteBatch({
-      commit: (work) => this.busy.run(() => batchTx.immediate(work)),
-      commitNow: (work) => void (this.db.open && batchTx.immediate(work)),
+      commit: (work) => this.busy.run(() => (this.open(), this.tx.immediate(work))),
+      commitNow: (work) => (this.open(), this.tx.immediate(work)),
       release: (key, owner) => this.leaseRows().release(key, owner),
     })
     // Transactions wrapped once, like the statements, not per call.
@@ -178,9 +179,10 @@ export class SQLiteBackend implements Backend {
   async get(key: string): Promise<CacheRecord | undefined> {
     this.open()
     if (this.damaged.has(key)) return undefined
-    // Written by this process a moment ago, not yet committed (sqlite-batch.ts).
-    const queued = this.batch.queued(key)
-    if (queued) return queued
+    // Written by this process a moment ago, not yet committed (sqlite-batch.ts): a copy of its
+    // body, so that a reader changing what it was served cannot change what is written.
+    const queued = this.batch.latest(key)
+    if (queued) return { meta: queued.meta, body: Buffer.from(queued.body) }
     let row: Row | undefined
     try {
       try {
@@ -206,7 +208,12 @@ export class SQLiteBackend implements Backend {
     if (this.db.open && !this.readOnly) this.touches.add(key, recencyTick())
   }
 
-  async set(key: string, record: CacheRecord): Promise<void> {
+  /** Written at once (after what is queued): resolves once committed. */
+  set(key: string, record: CacheRecord): Promise<void> {
+    return this.store(key, record, false)
+  }
+
+  private async store(key: string, record: CacheRecord, soon: boolean): Promise<void> {
     this.open()
     const m = record.meta
     const meta = encodeMeta(m)
@@ -218,18 +225,20 @@ export class SQLiteBackend implements Backend {
       await this.write(() => this.stmt.delete.run(key))
       return
     }
-    // Upsert and evict in the batch's transaction, which takes the write lock up front (BEGIN IMMEDIATE).
+    // The checksum is taken now: bytes changed before the commit then read as damage, a miss.
+    const crc = checksum(meta, record.body)
+    // Upsert and evict in one transaction that takes the write lock up front (BEGIN IMMEDIATE).
     const write = () => {
-      this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, m.deadAt ?? null, recencyTick(), record.body.byteLength, weight, meta, record.body, checksum(meta, record.body))
+      this.stmt.set.run(key, m.url, m.method, m.status, m.createdAt, m.expiresAt, m.deadAt ?? null, recencyTick(), record.body.byteLength, weight, meta, record.body, crc)
       this.enforceLimits(key)
     }
-    if (this.readOnly) await this.busy.run(write)
-    else await this.batch.set(key, record, write)
+    if (soon && !this.readOnly) await this.batch.set(key, record, write)
+    else await this.write(() => this.tx.immediate(write))
   }
 
-  /** Any other change or read of many rows: the queued writes are committed first, in order. */
+  /** Any other change or read of many rows: after the queued writes and any commit under way, in order. */
   private async write<T>(fn: () => T): Promise<T> {
-    if (this.batch.size > 0) await this.batch.flush()
+    if (!this.batch.idle) await this.batch.flush()
     return this.busy.run(fn)
   }
 
@@ -293,31 +302,12 @@ export class SQLiteBackend implements Backend {
   /** Delete every entry matching the filter: one indexed statement. */
   async deleteMatching(filter: EntryFilter): Promise<number> {
     this.open()
-    const where = this.where(filter)
+    const where = whereClause(filter)
     if (!where) return 0
     const statement = this.statement(`DELETE FROM ${TABLE}${where.sql}`)
     const n = await this.write(() => statement.run(...where.params).changes)
     if (n > 0) shrink(this.db)
     return n
-  }
-
-  private where(filter: EntryFilter): { sql: string; params: Params } | undefined {
-    const clauses: string[] = []
-    const params: Params = []
-    if (filter.urls) {
-      if (filter.urls.length === 0) return undefined
-      clauses.push(`url IN (${filter.urls.map(() => '?').join(', ')})`)
-      params.push(...filter.urls)
-    }
-    if (filter.expiredAt !== undefined) {
-      clauses.push('expires_at <= ?')
-      params.push(filter.expiredAt)
-    }
-    if (filter.createdBefore !== undefined) {
-      clauses.push('created_at < ?')
-      params.push(filter.createdBefore)
-    }
-    return { sql: clauses.length ? ` WHERE ${clauses.join(' AND ')}` : '', params }
   }
 
   private statement(sql: string): Database.Statement<Params> {
@@ -332,7 +322,7 @@ export class SQLiteBackend implements Backend {
 
   async *entries(filter: EntryFilter = {}): AsyncIterable<[string, EntryMeta]> {
     this.open()
-    const where = this.where(filter)
+    const where = whereClause(filter)
     if (!where) return
     // Read the rows first: callers may delete while iterating, which an open cursor forbids.
     const select = this.db.prepare<Params, [string, string]>(`SELECT key, meta FROM ${TABLE}${where.sql} ORDER BY id`).raw(true)

@@ -17,6 +17,6 @@ export async function admit(engine: Engine, request: RequestInfoForKey, received
   if (received.body.byteLength > engine.settings.maxEntrySize) return 'body over maxEntrySize'
   // The writer reports a failed write to onError instead of throwing; an import must not
   // claim an entry it did not write.
-  if (!(await engine.writer.store(p, received, d))) throw new BackendError(`write of ${request.url} failed`)
+  if (!(await engine.writer.store(p, received, d, false))) throw new BackendError(`write of ${request.url} failed`)
   return undefined
 }

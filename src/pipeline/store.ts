@@ -98,8 +98,12 @@ export class Writer {
     return this.update({ meta, body: r.body })
   }
 
-  /** Store a complete response. Resolves once written, true if it was; failures are reported, never thrown. */
-  store(p: Prepared, r: Received, d: StoreDecision): Promise<boolean> {
+  /**
+   * Store a complete response. Resolves once written, true if it was; failures are reported,
+   * never thrown. `soon`: the response has reached its caller and nobody waits on the write,
+   * so a backend may hold it a few ms to share a transaction (contract.ts BackendBatching).
+   */
+  store(p: Prepared, r: Received, d: StoreDecision, soon = true): Promise<boolean> {
     if (!this.enabled) return Promise.resolve(false)
     const meta = this.meta(p, r, d)
     const writeMarker = async () => {
@@ -107,11 +111,11 @@ export class Writer {
       // a request may be given by language (entry.ts varyMarker): read the one it replaces.
       const prior = await this.backend.get(p.key).catch(() => undefined)
       const marker = varyMarker(meta, p.key, prior?.meta.kind === 'vary' ? prior.meta : undefined, markerVariant(meta))
-      await this.backend.set(p.key, { meta: marker, body: new Uint8Array(0) })
+      await this.put(p.key, { meta: marker, body: new Uint8Array(0) }, soon)
     }
     const writes: Array<Promise<void>> = []
     if (d.vary.length > 0) writes.push(writeMarker())
-    writes.push(this.backend.set(meta.key, { meta, body: r.body }))
+    writes.push(this.put(meta.key, { meta, body: r.body }, soon))
     this.stats.count('stores', p.host)
     const written = Promise.all(writes).then(
       () => true,
@@ -127,7 +131,12 @@ export class Writer {
   update(record: CacheRecord): Promise<void> {
     if (!this.enabled) return Promise.resolve()
     const { key } = record.meta
-    return this.port.track(this.backend.set(key, record).catch((e: unknown) => this.port.report(new BackendError(`write of ${key} failed`, e))))
+    return this.port.track(this.put(key, record, true).catch((e: unknown) => this.port.report(new BackendError(`write of ${key} failed`, e))))
+  }
+
+  private put(key: string, record: CacheRecord, soon: boolean): Promise<void> {
+    const { batching } = this.backend
+    return soon && batching ? batching.set(key, record) : this.backend.set(key, record)
   }
 
   /** Remove entries by key: a response that may no longer be stored, a corrupt entry. */
