@@ -16,7 +16,8 @@
  *   4. otherwise no cache at all: every request goes to the origin.
  */
 import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, renameSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
 import { BackendError } from '../util/errors.js'
 import type { Backend, BackendStats, CacheRecord, EntryMeta } from './contract.js'
@@ -36,11 +37,34 @@ function damaged(code: string | undefined): boolean {
   return code !== undefined && /^SQLITE_(NOTADB|CORRUPT|FORMAT|ERROR)/.test(code)
 }
 
+let addonPath: string | null | undefined
+
+/**
+ * The file of better-sqlite3's addon where `bindings` would find it in a standard build
+ * (build/Release), handed to better-sqlite3 as `nativeBinding`: `bindings` reads a stack trace
+ * and tries paths (about 2 ms of a cold start). bindings tries build/ and build/Debug first, so
+ * if either holds one, or anything fails: undefined, and better-sqlite3 asks `bindings` as usual.
+ */
+function nativeBinding(): string | undefined {
+  if (addonPath === undefined) {
+    addonPath = null
+    try {
+      const build = join(dirname(dirname(fileURLToPath(import.meta.resolve('better-sqlite3')))), 'build')
+      const file = 'better_sqlite3.node'
+      const release = join(build, 'Release', file)
+      if (!existsSync(join(build, file)) && !existsSync(join(build, 'Debug', file)) && existsSync(release)) addonPath = release
+    } catch {
+      addonPath = null
+    }
+  }
+  return addonPath ?? undefined
+}
+
 export function openDatabase(path: string, busyTimeout: number, readOnly: boolean): Database.Database {
   let db: Database.Database | undefined
   try {
     if (readOnly) {
-      db = new Database(path, { timeout: busyTimeout, readonly: true, fileMustExist: true })
+      db = new Database(path, { timeout: busyTimeout, readonly: true, fileMustExist: true, nativeBinding: nativeBinding() })
       if (!ready(db)) throw new BackendError(`the file has no cache tables of this format`)
       return db
     }
@@ -53,7 +77,7 @@ export function openDatabase(path: string, busyTimeout: number, readOnly: boolea
       if (existsSync(path)) accessSync(path, constants.W_OK)
       else closeSync(openSync(path, 'a', 0o600))
     }
-    db = new Database(path, { timeout: busyTimeout })
+    db = new Database(path, { timeout: busyTimeout, nativeBinding: nativeBinding() })
     createSchema(db)
     return db
   } catch (error) {

@@ -12,7 +12,7 @@ import { firstHandler, passHandler } from '../pipeline/pass.js'
 import type { Scope } from '../pipeline/prepare/prepare.js'
 import { dispatchUrl, headerRecord, usableOrigin } from '../pipeline/prepare/request.js'
 import { fail } from '../pipeline/respond/serve.js'
-import { send } from '../pipeline/send.js'
+import type { send } from '../pipeline/send.js'
 import { forbidsOrigin, requestDirectives } from '../rules/decide-read.js'
 import { debug } from '../util/debug.js'
 import { dispatchLearningOrigin, learnedOrigin, probeOrigin } from './dispatcher-origin.js'
@@ -67,11 +67,21 @@ function intercept(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.D
     // through, then invalidate what they changed.
     return next(opts, passHandler(engine, dispatchUrl(opts), method, opts, handler, scope))
   }
-  void send(engine, next, opts, handler, method, scope).catch((error: unknown) => {
+  void sendVia(engine, next, opts, handler, method, scope).catch((error: unknown) => {
     debug('interceptor failure: %s', error instanceof Error ? error.stack : String(error))
     fail(handler, error as Error)
   })
   return true
+}
+
+let loadedSend: typeof send | undefined
+let loadingSend: Promise<typeof send> | undefined
+
+/** pipeline/send.ts (and the miss path under it), imported by the first request that enters it, then called directly: a cold start's first hit never needs it. */
+function sendVia(...args: Parameters<typeof send>): Promise<void> {
+  if (loadedSend !== undefined) return loadedSend(...args)
+  loadingSend ??= import('../pipeline/send.js').then((m) => (loadedSend = m.send))
+  return loadingSend.then((s) => s(...args))
 }
 
 /** May this request not reach the origin? The rule is decide-read's; here only its inputs. */

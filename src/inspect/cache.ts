@@ -9,12 +9,9 @@ import type { Engine } from '../pipeline/engine.js'
 import { ConfigError, UnsupportedError } from '../util/errors.js'
 import { type ExpireAfter, DO_NOT_CACHE, expiresAtFor, parseDuration, parseExpiry } from '../config/expiry.js'
 import { compilePattern, matchesPattern } from '../util/glob.js'
-import { toHar } from './har/export.js'
-import { importHar } from './har/import.js'
 import type { Har, HarImportResult } from './har/types.js'
 import { normalizeUrl } from '../pipeline/prepare/normalize.js'
 import { responseFrom } from '../pipeline/respond/response.js'
-import { admit } from '../pipeline/admit.js'
 import { cacheStats, hostOf } from './stats.js'
 import type { Backend, CacheRecord, EntryFilter, EntryMeta } from '../backends/contract.js'
 import { requestKey } from '../pipeline/prepare/key.js'
@@ -101,11 +98,11 @@ export class Cache {
    * `BackendError` when the write fails.
    */
   async storeResponse(request: StoreRequest, response: StoreResponse): Promise<StoreResult> {
-    const reason = await admit(
-      this.engine,
-      { method: request.method, url: request.url, headers: request.headers ?? {}, body: request.body },
-      { status: response.status, statusText: response.statusText ?? '', headers: response.headers, body: response.body },
-    )
+    const req = { method: request.method, url: request.url, headers: request.headers ?? {}, body: request.body }
+    const received = { status: response.status, statusText: response.statusText ?? '', headers: response.headers, body: response.body }
+    // Loaded on first use: only storeResponse() admits from outside, and a cold start need not load it.
+    const { admit } = await import('../pipeline/admit.js')
+    const reason = await admit(this.engine, req, received)
     return reason === undefined ? { stored: true } : { stored: false, reason }
   }
 
@@ -275,6 +272,8 @@ export class Cache {
    */
   async toHar(filter?: CacheFilter, onProgress?: (done: number) => void, options: { includeCredentials?: boolean } = {}): Promise<Har> {
     this.needListing('HAR export')
+    // Loaded on first use: HAR is rare, and its modules would slow every cold start.
+    const { toHar } = await import('./har/export.js')
     return toHar(this, filter, onProgress, options.includeCredentials === true)
   }
 
@@ -283,7 +282,9 @@ export class Cache {
    * checked before anything is written: a malformed one throws `HarFormatError` and leaves the
    * store as it was.
    */
-  importHar(har: unknown, onProgress?: (done: number) => void): Promise<HarImportResult> {
+  async importHar(har: unknown, onProgress?: (done: number) => void): Promise<HarImportResult> {
+    // Loaded on first use: HAR is rare, and its modules would slow every cold start.
+    const { importHar } = await import('./har/import.js')
     return importHar(this, har, onProgress)
   }
 

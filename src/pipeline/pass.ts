@@ -6,9 +6,11 @@
 import type { Dispatcher } from 'undici'
 import type { Engine } from './engine.js'
 import { ContentLocationHandler } from './forward/content-location.js'
-import { captureOnly } from './forward/forward.js'
+// Not forward.ts, which a pass never needs: it would load revalidation and stale-if-error at every start.
+import { CaptureStep } from './forward/capture.js'
+import { CallerSide } from './forward/step.js'
 import { InvalidateHandler } from './forward/invalidate.js'
-import { prepare, type Scope } from './prepare/prepare.js'
+import { prepare, type Prepared, type Scope } from './prepare/prepare.js'
 import { dispatchUrl, headerRecord } from './prepare/request.js'
 
 /** RFC 9110 §9.2.1: the safe methods. */
@@ -48,4 +50,9 @@ export function firstHandler(engine: Engine, opts: Dispatcher.DispatchOptions, h
     engine.report(error)
     return handler
   }
+}
+
+/** A handler that stores the response to a request sent without a lookup (nothing was stored to revalidate). */
+function captureOnly(engine: Engine, p: Prepared, handler: Dispatcher.DispatchHandler): Dispatcher.DispatchHandler {
+  return new CallerSide(new CaptureStep(engine, p, handler, { fwd: 'uri-miss', revalidating: false, flight: undefined }), handler)
 }

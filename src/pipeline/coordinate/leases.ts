@@ -27,8 +27,11 @@ export interface Want {
 }
 
 export class Leases {
-  /** Who holds a lease: this process and this engine. */
-  readonly owner = `${process.pid}:${randomUUID()}`
+  private ownerId: string | undefined
+  /** Who holds a lease: this process and this engine. Made on first use: a hit takes no lease, and a first randomUUID() fills crypto's pool. */
+  get owner(): string {
+    return (this.ownerId ??= `${process.pid}:${randomUUID()}`)
+  }
   /** Keys this engine holds a lease on, released by close() so no other process waits them out. */
   private readonly held = new Set<string>()
 

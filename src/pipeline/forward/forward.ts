@@ -47,8 +47,3 @@ export function forward(route: Route, o: ForwardOptions): void {
   const first = new RevalidationStep({ engine, p, record: o.record, downstream: handler, flight: o.flight }, chain(true, o.flight), plain, o.fwd)
   next(extended(opts, { headers: conditional }), new CallerSide(first, handler))
 }
-
-/** A handler that stores the response to a request sent without a lookup (nothing was stored to revalidate). */
-export function captureOnly(engine: Engine, p: Prepared, handler: Dispatcher.DispatchHandler): Dispatcher.DispatchHandler {
-  return new CallerSide(new CaptureStep(engine, p, handler, { fwd: 'uri-miss', revalidating: false, flight: undefined }), handler)
-}
