@@ -16,13 +16,14 @@
  */
 import type Database from 'better-sqlite3'
 import { decodeMeta, encodeMeta } from './entry.js'
-import { BackendError, ConfigError, CorruptEntryError, show } from '../util/errors.js'
-import type { Backend, BackendLeases, BackendMaintenance, BackendPruning, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
+import { BackendError, ConfigError, show } from '../util/errors.js'
+import { NOT_NOW } from './contract.js'
+import type { Backend, BackendImmediate, BackendLeases, BackendMaintenance, BackendPruning, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
 import { SQLiteLeases } from './sqlite-lease.js'
 import { checkOptions, DEFAULT_MAX_SIZE, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
 import { TouchBuffer } from './touches.js'
 import { checkedRecord, checksum, type Row, TABLE, TOTALS } from './sqlite-schema.js'
-import { openDatabase, sqliteCode } from './sqlite-open.js'
+import { openDatabase, readFault, sqliteCode } from './sqlite-open.js'
 import { BusyRetry, isBusy } from './sqlite-busy.js'
 
 export interface SQLiteBackendOptions {
@@ -90,6 +91,8 @@ export class SQLiteBackend implements Backend {
    */
   readonly leases: BackendLeases
   readonly readOnly: boolean
+  /** Capability: a read is synchronous anyway; a hit need not wait for a promise of it (contract.ts). */
+  readonly immediate: BackendImmediate = { get: (key) => this.readNow(key) }
   /** Capability: VACUUM. */
   readonly maintenance: BackendMaintenance = { vacuum: () => this.vacuum() }
   /** Capability: up to `limit` entries of no use, one statement on the dead_at index (a run costs what it removes); read-only or locked by another process, none. */
@@ -166,23 +169,26 @@ export class SQLiteBackend implements Backend {
   }
 
   async get(key: string): Promise<CacheRecord | undefined> {
+    const now = this.readNow(key)
+    if (now !== NOT_NOW) return now
+    // Locked while another connection rebuilds the WAL index (sqlite-busy.ts): wait it out.
+    const row = await this.busy.run(() => this.stmt.get.get(key)).catch((error: unknown) => Promise.reject(readFault(key, error)))
+    return this.recordOf(key, row)
+  }
+
+  /** The read as it happens: on this thread, at once, unless another process's lock is in the way. */
+  private readNow(key: string): CacheRecord | undefined | typeof NOT_NOW {
     this.open()
     if (this.damaged.has(key)) return undefined
-    let row: Row | undefined
     try {
-      try {
-        row = this.stmt.get.get(key)
-      } catch (error) {
-        // Locked while another connection rebuilds the WAL index (sqlite-busy.ts): wait it out.
-        if (!isBusy(error)) throw error
-        row = await this.busy.run(() => this.stmt.get.get(key))
-      }
+      return this.recordOf(key, this.stmt.get.get(key))
     } catch (error) {
-      // A damaged page under this entry: like a bad checksum, a miss the engine removes.
-      const code = sqliteCode(error)
-      if (code?.startsWith('SQLITE_CORRUPT')) throw new CorruptEntryError(`entry ${key}: damaged page (${code})`)
-      throw error
+      if (isBusy(error)) return NOT_NOW
+      throw readFault(key, error)
     }
+  }
+
+  private recordOf(key: string, row: Row | undefined): CacheRecord | undefined {
     if (row === undefined) return undefined
     const record = checkedRecord(key, row)
     if (!this.readOnly) this.touches.add(key, recencyTick())

@@ -136,7 +136,8 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   const prepared = prepare(engine, { method, url: href, headers: fetchHeaders(href.startsWith('https:'), input, init), body: undefined }, scope)
   if ('bypass' in prepared) return undefined
   const deadline = new Deadline(engine.settings.lockTimeout * 1000)
-  const found = await lookup(engine, prepared, deadline)
+  const looked = lookup(engine, prepared, deadline)
+  const found = looked instanceof Promise ? await looked : looked
   const { action, record } = found
   if (!record) {
     const handoff = engine.handoffs.offer(prepared, scope, found, deadline)

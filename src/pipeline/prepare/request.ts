@@ -57,15 +57,22 @@ export function headerRecord(headers: Dispatcher.DispatchOptions['headers'] | Re
 
 export type BodyRead = { ok: true; body: Uint8Array | undefined } | { ok: false }
 
+const NO_BODY: BodyRead = { ok: true, body: undefined }
+
 /**
  * The request body as bytes, for the key. Streams and iterables are read whole (the caller
  * then forwards the bytes). A body we cannot replay byte for byte (FormData) is not keyed.
+ * Bytes in hand (or none) are answered at once: a GET then waits for no promise here.
  */
-export async function readBody(body: unknown): Promise<BodyRead> {
-  if (body === undefined || body === null) return { ok: true, body: undefined }
+export function readBody(body: unknown): BodyRead | Promise<BodyRead> {
+  if (body === undefined || body === null) return NO_BODY
   if (typeof body === 'string') return { ok: true, body: Buffer.from(body) }
   if (body instanceof Uint8Array) return { ok: true, body }
   if (body instanceof ArrayBuffer) return { ok: true, body: new Uint8Array(body) }
+  return readLater(body)
+}
+
+async function readLater(body: unknown): Promise<BodyRead> {
   if (typeof (body as Blob).arrayBuffer === 'function' && typeof (body as Blob).size === 'number') {
     return { ok: true, body: new Uint8Array(await (body as Blob).arrayBuffer()) }
   }
