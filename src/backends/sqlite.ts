@@ -17,8 +17,7 @@
 import type Database from 'better-sqlite3'
 import { decodeMeta, encodeMeta } from './entry.js'
 import { BackendError, ConfigError, show } from '../util/errors.js'
-import { NOT_NOW } from './contract.js'
-import type { Backend, BackendImmediate, BackendLeases, BackendMaintenance, BackendPruning, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
+import { NOT_NOW, type Backend, type BackendImmediate, type BackendLeases, type BackendMaintenance, type BackendPruning, type BackendStats, type CacheRecord, type EntryFilter, type EntryMeta } from './contract.js'
 import { SQLiteLeases } from './sqlite-lease.js'
 import { checkOptions, DEFAULT_MAX_SIZE, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
 import { TouchBuffer } from './touches.js'
@@ -189,9 +188,8 @@ export class SQLiteBackend implements Backend {
   }
 
   private recordOf(key: string, row: Row | undefined): CacheRecord | undefined {
-    if (row === undefined) return undefined
-    const record = checkedRecord(key, row)
-    if (!this.readOnly) this.touches.add(key, recencyTick())
+    const record = row && checkedRecord(key, row)
+    if (record && !this.readOnly) this.touches.add(key, recencyTick())
     return record
   }
 
@@ -260,7 +258,9 @@ export class SQLiteBackend implements Backend {
     this.open()
     let n: number
     try {
-      n = await this.busy.run(() => this.deleteTx.immediate(keys))
+      // At once first: a damaged entry is then quarantined before its reader goes on (to its lease, sqlite-lease.ts).
+      const now = this.busy.orElse(() => this.deleteTx.immediate(keys), -1)
+      n = now >= 0 ? now : await this.busy.run(() => this.deleteTx.immediate(keys))
     } catch (error) {
       if (!sqliteCode(error)?.startsWith('SQLITE_CORRUPT')) throw error
       // Only a damaged entry fails this way, and get() has reported it already: quarantine it.
