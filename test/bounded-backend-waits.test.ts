@@ -10,7 +10,7 @@ import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { Agent, type Dispatcher, request } from 'undici'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { type Backend, type CacheInterceptor, cacheInterceptor, createCachedFetch, FileBackend, SQLiteBackend } from '../src/index.js'
+import { type Backend, type CacheInterceptor, cacheInterceptor, createCachedFetch, FileBackend, NOT_NOW, SQLiteBackend } from '../src/index.js'
 import { type Origin, reply, startOrigin } from './helpers/origin.js'
 import { meta } from './helpers/meta.js'
 import { tempDir } from './helpers/tmp.js'
@@ -186,6 +186,18 @@ describe('a FileBackend call that never settles', () => {
     expect(r.ms).toBeLessThan(BOUND_MS)
     expect(origin.count('/a')).toBe(1)
     expect(errors.some((e) => /lockTimeout/.test((e as Error).message))).toBe(true)
+  })
+
+  it('get behind an immediate read that answers NOT_NOW: the lookup falls back to get, bounded as ever; a miss, reported', { timeout: 10_000 }, async () => {
+    const errors: unknown[] = []
+    let asked = 0
+    const stalled = hanging(new FileBackend({ path: join(tmp.dir, 'files') }), 'get')
+    const { dispatcher } = cache({ ...stalled, immediate: { get: () => (asked++, NOT_NOW) } }, errors)
+    const r = await timed(dispatcher, '/a')
+    expect(r.bytes.equals(body)).toBe(true)
+    expect(r.ms).toBeLessThan(BOUND_MS)
+    expect(asked).toBeGreaterThan(0)
+    expect(errors.some((e) => /read of .* took over lockTimeout/.test((e as Error).message))).toBe(true)
   })
 
   it('get, through createCachedFetch: the fast hit path and the full path share one lockTimeout, not one each', { timeout: 10_000 }, async () => {

@@ -66,6 +66,7 @@ describe('resolveSettings: invalid values', () => {
     ['pruneInterval Infinity', { pruneInterval: Infinity }, /^pruneInterval: .*got Infinity$/],
     ['pruneInterval NEVER_EXPIRE', { pruneInterval: NEVER_EXPIRE }, /^pruneInterval: .*got 'NEVER_EXPIRE'$/],
     ['backend with a pruning capability lacking prune()', { backend: { get() {}, set() {}, delete() {}, deleteMatching() {}, entries() {}, stats() {}, clear() {}, close() {}, pruning: {} } }, /^backend\.pruning: expected \{ prune\(now, limit\) \}; got \{\}$/],
+    ['backend with an immediate capability lacking get()', { backend: { get() {}, set() {}, delete() {}, deleteMatching() {}, entries() {}, stats() {}, clear() {}, close() {}, immediate: {} } }, /^backend\.immediate: expected \{ get\(key\) \}; got \{\}$/],
   ])('%s', (_name, options, message) => {
     expect(settingsOf(options)).toThrow(ConfigError)
     expect(settingsOf(options)).toThrow(message)

@@ -172,6 +172,20 @@ export interface BackendPruning {
   prune(now: number, limit: number): Promise<number>
 }
 
+/** What `BackendImmediate.get` answers when it could only answer by waiting. */
+export const NOT_NOW: unique symbol = Symbol('not now')
+
+/**
+ * Capability: a read answered on the spot, for a store that reads synchronously anyway (SQLite:
+ * one indexed point read on this thread). A hit then skips the promise of `get` and the
+ * deadline race around it (pipeline/lookup.ts): an answer already in hand cannot be late.
+ * Same records and errors as `get` (CorruptEntryError included); NOT_NOW when answering means
+ * waiting (another process's lock), and the engine then calls `get`, bounded as ever.
+ */
+export interface BackendImmediate {
+  get(key: string): CacheRecord | undefined | typeof NOT_NOW
+}
+
 /** The storage contract: small, dumb, always async. Backends know no HTTP rules. */
 export interface Backend {
   /** The record at `key`, or undefined. A record that does not decode rejects with CorruptEntryError. */
@@ -197,6 +211,8 @@ export interface Backend {
   readonly pruning?: BackendPruning | undefined
   /** Optional capability: writes held a few ms to share a transaction. */
   readonly batching?: BackendBatching | undefined
+  /** Optional capability: reads answered synchronously when no wait is needed (a hit's fast path). */
+  readonly immediate?: BackendImmediate | undefined
   /**
    * `false` for a store that cannot enumerate its keys (Memcached): `entries`, `stats` and the
    * `deleteMatching` filters it cannot answer (Memcached answers `urls` alone, resolving 0 as
@@ -232,6 +248,10 @@ export function checkBackend(value: unknown, where = 'backend'): Backend {
   const pruning = b.pruning as Record<string, unknown> | undefined
   if (pruning !== undefined && (typeof pruning !== 'object' || pruning === null || typeof pruning.prune !== 'function')) {
     throw new ConfigError(`${where}.pruning: expected { prune(now, limit) }; got ${show(pruning)}`)
+  }
+  const immediate = b.immediate as Record<string, unknown> | undefined
+  if (immediate !== undefined && (typeof immediate !== 'object' || immediate === null || typeof immediate.get !== 'function')) {
+    throw new ConfigError(`${where}.immediate: expected { get(key) }; got ${show(immediate)}`)
   }
   if (b.listing !== undefined && typeof b.listing !== 'boolean') throw new ConfigError(`${where}.listing: expected a boolean; got ${show(b.listing)}`)
   return value as Backend

@@ -19,7 +19,7 @@ import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, rena
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Database from 'better-sqlite3'
-import { BackendError } from '../util/errors.js'
+import { BackendError, CorruptEntryError } from '../util/errors.js'
 import type { Backend, BackendStats, CacheRecord, EntryMeta } from './contract.js'
 import { createSchema, ready } from './sqlite-schema.js'
 
@@ -30,6 +30,12 @@ export function sqliteCode(error: unknown): string | undefined {
   while (e instanceof BackendError && e.cause !== undefined) e = e.cause
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined
   return typeof code === 'string' ? code : undefined
+}
+
+/** A failed read as the engine should see it: a damaged page under the entry is, like a bad checksum, a miss it removes. */
+export function readFault(key: string, error: unknown): unknown {
+  const code = sqliteCode(error)
+  return code?.startsWith('SQLITE_CORRUPT') ? new CorruptEntryError(`entry ${key}: damaged page (${code})`) : error
 }
 
 /** The file's content is not a cache we can use: move it aside rather than fail or overwrite it. */

@@ -18,13 +18,13 @@
  */
 import type Database from 'better-sqlite3'
 import { decodeMeta, encodeMeta } from './entry.js'
-import { BackendError, ConfigError, CorruptEntryError, show } from '../util/errors.js'
-import type { Backend, BackendBatching, BackendLeases, BackendMaintenance, BackendPruning, BackendStats, CacheRecord, EntryFilter, EntryMeta } from './contract.js'
+import { BackendError, ConfigError, show } from '../util/errors.js'
+import { NOT_NOW, type Backend, type BackendBatching, type BackendImmediate, type BackendLeases, type BackendMaintenance, type BackendPruning, type BackendStats, type CacheRecord, type EntryFilter, type EntryMeta } from './contract.js'
 import { SQLiteLeases } from './sqlite-lease.js'
 import { checkOptions, DEFAULT_MAX_SIZE, fits, LIMIT_OPTIONS, type Limits, positive, recencyTick, resolveLimits } from './limits.js'
 import { TouchBuffer } from './touches.js'
 import { checkedRecord, checksum, type Params, type Row, TABLE, TOTALS, whereClause } from './sqlite-schema.js'
-import { openDatabase, sqliteCode } from './sqlite-open.js'
+import { openDatabase, readFault, sqliteCode } from './sqlite-open.js'
 import { BusyRetry, isBusy } from './sqlite-busy.js'
 import { WriteBatch } from './sqlite-batch.js'
 import { shrink } from './sqlite-space.js'
@@ -84,6 +84,8 @@ export class SQLiteBackend implements Backend {
    */
   readonly leases: BackendLeases
   readonly readOnly: boolean
+  /** Capability: a read is synchronous anyway; a hit need not wait for a promise of it (contract.ts). */
+  readonly immediate: BackendImmediate = { get: (key) => this.readNow(key) }
   /** Capability: VACUUM. */
   readonly maintenance: BackendMaintenance = { vacuum: () => this.vacuum() }
   /** Capability: up to `limit` entries of no use, one statement on the dead_at index (a run costs what it removes); read-only or locked by another process, none. */
@@ -180,30 +182,32 @@ export class SQLiteBackend implements Backend {
   }
 
   async get(key: string): Promise<CacheRecord | undefined> {
+    const now = this.readNow(key)
+    if (now !== NOT_NOW) return now
+    // Locked while another connection rebuilds the WAL index (sqlite-busy.ts): wait it out.
+    const row = await this.busy.run(() => this.stmt.get.get(key)).catch((error: unknown) => Promise.reject(readFault(key, error)))
+    return this.recordOf(key, row)
+  }
+
+  /** The read as it happens: on this thread, at once, unless another process's lock is in the way. */
+  private readNow(key: string): CacheRecord | undefined | typeof NOT_NOW {
     this.open()
     if (this.damaged.has(key)) return undefined
     // Written by this process a moment ago, not yet committed (sqlite-batch.ts): a copy of its
     // body, so that a reader changing what it was served cannot change what is written.
     const queued = this.batch.latest(key)
     if (queued) return { meta: queued.meta, body: Buffer.from(queued.body) }
-    let row: Row | undefined
     try {
-      try {
-        row = this.stmt.get.get(key)
-      } catch (error) {
-        // Locked while another connection rebuilds the WAL index (sqlite-busy.ts): wait it out.
-        if (!isBusy(error)) throw error
-        row = await this.busy.run(() => this.stmt.get.get(key))
-      }
+      return this.recordOf(key, this.stmt.get.get(key))
     } catch (error) {
-      // A damaged page under this entry: like a bad checksum, a miss the engine removes.
-      const code = sqliteCode(error)
-      if (code?.startsWith('SQLITE_CORRUPT')) throw new CorruptEntryError(`entry ${key}: damaged page (${code})`)
-      throw error
+      if (isBusy(error)) return NOT_NOW
+      throw readFault(key, error)
     }
-    if (row === undefined) return undefined
-    const record = checkedRecord(key, row)
-    if (!this.readOnly) this.touches.add(key, recencyTick())
+  }
+
+  private recordOf(key: string, row: Row | undefined): CacheRecord | undefined {
+    const record = row && checkedRecord(key, row)
+    if (record && !this.readOnly) this.touches.add(key, recencyTick())
     return record
   }
 
@@ -290,7 +294,10 @@ export class SQLiteBackend implements Backend {
     this.open()
     let n: number
     try {
-      n = await this.write(() => this.tx().delete.immediate(keys))
+      // At once first, when nothing is queued before it: a damaged entry is then quarantined
+      // before its reader goes on (to its lease, sqlite-lease.ts).
+      const now = this.batch.idle ? this.busy.orElse(() => this.tx().delete.immediate(keys), -1) : -1
+      n = now >= 0 ? now : await this.write(() => this.tx().delete.immediate(keys))
     } catch (error) {
       if (!sqliteCode(error)?.startsWith('SQLITE_CORRUPT')) throw error
       // Only a damaged entry fails this way, and get() has reported it already: quarantine it.

@@ -11,8 +11,8 @@ import type { ReadModes } from '../rules/decide-read.js'
 import { fastPathMayServe, fastPathMayTry } from '../rules/fast-path.js'
 import type { Engine } from '../pipeline/engine.js'
 import type { Handoff } from '../pipeline/handoff.js'
-import { lookup } from '../pipeline/lookup.js'
-import { prepare } from '../pipeline/prepare/prepare.js'
+import { type Lookup, lookup } from '../pipeline/lookup.js'
+import { type Prepared, prepare } from '../pipeline/prepare/prepare.js'
 import { ConfigError, show } from '../util/errors.js'
 import { Memo } from '../util/memo.js'
 import { Deadline } from '../util/deadline.js'
@@ -127,8 +127,9 @@ function isEmpty(scope: Scope): boolean {
 /**
  * A fresh hit answered here, or undefined; a miss's lookup is left on the engine's handoffs
  * for the dispatch that follows (pipeline/handoff.ts), and `onMiss` told of it to withdraw.
+ * Synchronous when the lookup is (pipeline/lookup.ts): a hit then costs fetch's one promise.
  */
-async function fastHit(engine: Engine, input: string | URL | Request, init: RequestInit, scope: Scope | undefined, onMiss: (h: Handoff) => void): Promise<Response | undefined> {
+function fastHit(engine: Engine, input: string | URL | Request, init: RequestInit, scope: Scope | undefined, onMiss: (h: Handoff) => void): Response | undefined | Promise<Response | undefined> {
   const method = (init.method ?? (input instanceof Request ? input.method : 'GET')).toUpperCase()
   const hasBody = init.body != null || (input instanceof Request && input.body !== null)
   if (!fastPathMayTry({ method, hasBody, aborted: init.signal?.aborted === true })) return undefined
@@ -137,7 +138,12 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   const prepared = prepare(engine, { method, url: href, headers: fetchHeaders(href.startsWith('https:'), input, init), body: undefined }, scope)
   if ('bypass' in prepared) return undefined
   const deadline = new Deadline(engine.settings.lockTimeout * 1000)
-  const found = await lookup(engine, prepared, deadline)
+  const looked = lookup(engine, prepared, deadline)
+  const answer = (found: Lookup) => fastAnswer(engine, prepared, scope, found, deadline, href, onMiss)
+  return looked instanceof Promise ? looked.then(answer) : answer(looked)
+}
+
+function fastAnswer(engine: Engine, prepared: Prepared, scope: Scope | undefined, found: Lookup, deadline: Deadline, href: string, onMiss: (h: Handoff) => void): Response | undefined {
   const { action, record } = found
   if (!record) {
     const handoff = engine.handoffs.offer(prepared, scope, found, deadline)
@@ -147,7 +153,7 @@ async function fastHit(engine: Engine, input: string | URL | Request, init: Requ
   if (!fastPathMayServe(action, record.meta.status, prepared.headers.range !== undefined)) return undefined
   const now = engine.now()
   const status = formatCacheStatus({ hit: true, ttl: action.ttl, key: record.meta.key, detail: action.stale ? action.reason : undefined })
-  const response = responseFrom(record, status, href, method, now)
+  const response = responseFrom(record, status, href, prepared.method, now)
   if (!response) return undefined
   engine.stats.hit(prepared.host, action.stale)
   remember(response, record.meta, action.stale)
@@ -175,7 +181,8 @@ export function fetchFor(engine: Engine, dispatcher: Dispatcher | (() => Dispatc
     const merged = outer === undefined && isEmpty(scope) ? undefined : mergeScopes(outer, scope)
     let handoff: Handoff | undefined
     if (!merged?.disabled) {
-      const hit = await fastHit(engine, input, rest, merged, (h) => (handoff = h))
+      const fast = fastHit(engine, input, rest, merged, (h) => (handoff = h))
+      const hit = fast instanceof Promise ? await fast : fast
       if (hit) return hit
     }
     // A caller's own dispatcher keeps working, with the cache composed onto it.

@@ -6,12 +6,22 @@ import type { EntryMeta } from '../backends/contract.js'
 
 type Times = Pick<EntryMeta, 'createdAt' | 'expiresAt' | 'key'>
 
-/** Responses the fast path served from storage, with the entry's times. */
-const known = new WeakMap<object, { meta: Times; stale: boolean }>()
+/** What cacheInfo needs of a response the fast path served from storage: the entry's times. */
+export interface Remembered {
+  meta: Times
+  stale: boolean
+}
+
+/**
+ * The field that holds it, on the Response itself (pipeline/respond/response.ts declares it on
+ * CachedResponse): a WeakMap entry per hit was ephemeron work for every garbage collection.
+ */
+export const REMEMBERED: unique symbol = Symbol('fetchcache remembered')
 
 /** Cheap on the hit path: the CacheInfo (two Dates) is only built if someone asks. */
 export function remember(response: object, meta: Times, stale: boolean): void {
-  known.set(response, { meta, stale })
+  const holder = response as { [REMEMBERED]?: Remembered }
+  holder[REMEMBERED] = { meta, stale }
 }
 
 type HeaderSource = Headers | Record<string, string | string[] | undefined>
@@ -27,7 +37,7 @@ function get(headers: HeaderSource, name: string): string | undefined {
  * response did not pass through fetchcache.
  */
 export function cacheInfo(response: { headers: HeaderSource }): CacheInfo | undefined {
-  const mine = known.get(response)
+  const mine = (response as { [REMEMBERED]?: Remembered })[REMEMBERED]
   if (mine) {
     const { meta, stale } = mine
     return {

@@ -51,7 +51,11 @@ export function send(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher
  */
 async function look(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler, method: string, scope: Scope | undefined, collapsed: Forward | undefined, first: boolean, deadline: Deadline): Promise<void> {
   // 1. prepare
-  const read = await readBody(opts.body)
+  // A hit with nothing to wait for (no streamed body, a backend that answers on the spot)
+  // takes no turn of the microtask queue between dispatch and serve: each is a promise and a
+  // queue hop on every hit.
+  const body = readBody(opts.body)
+  const read = body instanceof Promise ? await body : body
   if (!read.ok) return void next(opts, handler)
   const out = read.body === undefined ? opts : extended(opts, { body: read.body })
   const url = dispatchUrl(opts)
@@ -65,7 +69,8 @@ async function look(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.
   const handed = first ? engine.handoffs.take(p, scope) : undefined
   // A handed-on lookup comes with the deadline the fast path started: one lockTimeout in all.
   if (handed) deadline = handed.deadline
-  const { action, record } = handed?.lookup ?? (await lookup(engine, p, deadline))
+  const found = handed?.lookup ?? lookup(engine, p, deadline)
+  const { action, record } = found instanceof Promise ? await found : found
   const route: Route = { engine, next, opts: out, p, handler }
   // A range request (RFC 9111 §3.4): a 206 cut from a fresh stored response, else from the
   // parts kept, else the origin answers it as asked and its 206 is kept as a part (§3.3,

@@ -1,6 +1,7 @@
 /** Read what the cache needs from undici dispatch options: method, URL, headers, body. */
 import { stringify } from 'node:querystring'
 import type { Dispatcher } from 'undici'
+import { Memo } from '../../util/memo.js'
 
 /**
  * The URL undici will request: origin (the dispatcher's own when given: a Client or Pool sends
@@ -20,11 +21,24 @@ export function dispatchUrl(opts: Dispatcher.DispatchOptions, dispatcherOrigin?:
   return new URL(path, origin as string | URL).href
 }
 
+/** usableOrigin by origin string: a dispatcher sends to few origins, and each parse is a URL object per request. */
+const origins = new Memo<string, string | undefined>(256)
+
 /** The dispatch options' origin when it is an absolute http(s) URL; undefined otherwise. */
 export function usableOrigin(origin: Dispatcher.DispatchOptions['origin']): string | undefined {
   if (origin === undefined || origin === null) return undefined
+  const text = String(origin)
+  let usable = origins.get(text)
+  if (usable === undefined && !origins.has(text)) {
+    usable = parseOrigin(text)
+    origins.set(text, usable)
+  }
+  return usable
+}
+
+function parseOrigin(text: string): string | undefined {
   try {
-    const u = new URL(String(origin))
+    const u = new URL(text)
     return u.protocol === 'http:' || u.protocol === 'https:' ? u.origin : undefined
   } catch {
     return undefined
@@ -57,15 +71,22 @@ export function headerRecord(headers: Dispatcher.DispatchOptions['headers'] | Re
 
 export type BodyRead = { ok: true; body: Uint8Array | undefined } | { ok: false }
 
+const NO_BODY: BodyRead = { ok: true, body: undefined }
+
 /**
  * The request body as bytes, for the key. Streams and iterables are read whole (the caller
  * then forwards the bytes). A body we cannot replay byte for byte (FormData) is not keyed.
+ * Bytes in hand (or none) are answered at once: a GET then waits for no promise here.
  */
-export async function readBody(body: unknown): Promise<BodyRead> {
-  if (body === undefined || body === null) return { ok: true, body: undefined }
+export function readBody(body: unknown): BodyRead | Promise<BodyRead> {
+  if (body === undefined || body === null) return NO_BODY
   if (typeof body === 'string') return { ok: true, body: Buffer.from(body) }
   if (body instanceof Uint8Array) return { ok: true, body }
   if (body instanceof ArrayBuffer) return { ok: true, body: new Uint8Array(body) }
+  return readLater(body)
+}
+
+async function readLater(body: unknown): Promise<BodyRead> {
   if (typeof (body as Blob).arrayBuffer === 'function' && typeof (body as Blob).size === 'number') {
     return { ok: true, body: new Uint8Array(await (body as Blob).arrayBuffer()) }
   }

@@ -8,6 +8,7 @@ import { headerValue } from '../../rules/cache-control.js'
 import { appendCacheStatus } from '../../rules/cache-status.js'
 import type { CacheRecord } from '../../backends/contract.js'
 import { ageValue } from './serve.js'
+import { REMEMBERED, type Remembered } from '../../inspect/info.js'
 
 /** Statuses whose responses have no body (Fetch standard). */
 export const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
@@ -58,7 +59,9 @@ const kUrl = Symbol('url')
  * each instance would cost two property definitions per hit. `instanceof Response` holds.
  */
 class CachedResponse extends Response {
-  [kUrl] = ''
+  [kUrl] = '';
+  // Declared with the class so that every instance has one shape (inspect/info.ts remember).
+  [REMEMBERED]: Remembered | undefined = undefined
 }
 Object.defineProperty(CachedResponse.prototype, 'url', {
   get(this: CachedResponse) {

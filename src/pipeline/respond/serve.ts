@@ -79,7 +79,11 @@ export function ageValue(meta: EntryMeta, now: number): string {
   return String(Math.floor(currentAge(meta, now)))
 }
 
-/** Headers for a response built from a stored entry: Age (RFC 9111 §5.1) and our Cache-Status member (RFC 9211). */
+/**
+ * Headers for a response built from a stored entry: Age (RFC 9111 §5.1) and our Cache-Status
+ * member (RFC 9211). Copied with extended(), not a spread literal: ~1.4 µs of every hit
+ * (util/objects.ts).
+ */
 export function hitHeaders(meta: EntryMeta, cacheStatus: string, now: number): HeaderMap {
   return extended(meta.headers, { age: ageValue(meta, now), 'cache-status': appendCacheStatus(meta.headers['cache-status'], cacheStatus) })
 }
