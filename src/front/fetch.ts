@@ -61,7 +61,7 @@ function splitInit(input: string | URL | Request, init: CachedRequestInit | unde
   if (forceRefresh !== undefined) per.forceRefresh = forceRefresh
   if (onlyIfCached !== undefined) per.onlyIfCached = onlyIfCached
   const options = resolveRequestOptions(per, 'fetch options')
-  return { scope: { ...base, options }, rest }
+  return { scope: extended(base, { options }), rest }
 }
 
 const OURS = ['expireAfter', 'refresh', 'forceRefresh', 'onlyIfCached']
