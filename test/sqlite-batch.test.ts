@@ -190,51 +190,44 @@ describe('leases and the queue', () => {
   const owner = 'me'
   const rival = 'other process'
   const grantOf = async (b: SQLiteBackend, who: string) => (await b.leases.acquire('k', who, 60_000)) as { held: boolean; storedAt: number | null }
+  /** The other process's backend on the same file. */
+  let second: SQLiteBackend
+  beforeEach(() => {
+    second = new SQLiteBackend({ path })
+  })
+  afterEach(async () => {
+    await second.close()
+  })
 
   it('a lease released after its entry was queued is given back no earlier than the entry is committed', async () => {
-    const second = new SQLiteBackend({ path })
-    try {
-      expect((await grantOf(backend, owner)).held).toBe(true)
-      const write = soon('k', 'x')
-      const release = backend.leases.release('k', owner)
-      // The entry is queued: the rival must not get the lease yet, or it would fetch again.
-      expect((await grantOf(second, rival)).held).toBe(false)
-      await Promise.all([write, release])
-      const grant = await grantOf(second, rival)
-      expect(grant.held).toBe(true)
-      expect(grant.storedAt).not.toBeNull()
-    } finally {
-      await second.close()
-    }
+    expect((await grantOf(backend, owner)).held).toBe(true)
+    const write = soon('k', 'x')
+    const release = backend.leases.release('k', owner)
+    // The entry is queued: the rival must not get the lease yet, or it would fetch again.
+    expect((await grantOf(second, rival)).held).toBe(false)
+    await Promise.all([write, release])
+    const grant = await grantOf(second, rival)
+    expect(grant.held).toBe(true)
+    expect(grant.storedAt).not.toBeNull()
   })
 
   it('a lease taken again before its release was committed stays held', async () => {
-    const second = new SQLiteBackend({ path })
-    try {
-      await grantOf(backend, owner)
-      const release = backend.leases.release('k', owner)
-      expect((await grantOf(backend, owner)).held).toBe(true)
-      await release
-      await soon('x', 'x')
-      expect((await grantOf(second, rival)).held).toBe(false)
-    } finally {
-      await second.close()
-    }
+    await grantOf(backend, owner)
+    const release = backend.leases.release('k', owner)
+    expect((await grantOf(backend, owner)).held).toBe(true)
+    await release
+    await soon('x', 'x')
+    expect((await grantOf(second, rival)).held).toBe(false)
   })
 
   it('…also while that release waits for another process\'s lock', async () => {
-    const second = new SQLiteBackend({ path })
-    try {
-      await grantOf(backend, owner)
-      lockFor(150)
-      const release = backend.leases.release('k', owner)
-      void backend['batch'].flush()
-      expect((await grantOf(backend, owner)).held).toBe(true)
-      await release
-      expect((await grantOf(second, rival)).held).toBe(false)
-    } finally {
-      await second.close()
-    }
+    await grantOf(backend, owner)
+    lockFor(150)
+    const release = backend.leases.release('k', owner)
+    void backend['batch'].flush()
+    expect((await grantOf(backend, owner)).held).toBe(true)
+    await release
+    expect((await grantOf(second, rival)).held).toBe(false)
   })
 
   it('two owners\' releases of one key are two releases', async () => {

@@ -121,7 +121,7 @@ export class WriteBatch {
   }
 
   /** Something about `key` (a write, a release) is queued or being committed. */
-  touches(key: string): boolean {
+  pending(key: string): boolean {
     return this.sets.has(key) || this.inflight.has(key) || this.releasing.has(key)
   }
 

@@ -117,11 +117,15 @@ export class SQLiteBackend implements Backend {
         // Taken again before its release was committed: the queued release must not undo this.
         this.batch.forgetRelease(key, owner)
         // Its entry still queued: commit it first, so the grant reads what this process stored.
-        if (this.batch.touches(key)) await this.batch.flush()
+        if (this.batch.pending(key)) await this.batch.flush()
         return this.busy.run(() => this.leaseRows().acquire(key, owner, ttlMs, this.damaged.has(key)))
       },
       // Committed with the entries queued before it (sqlite-batch.ts), never before the entry of its fetch.
-      release: async (key, owner) => void (this.readOnly || (this.open(), await this.batch.release(key, owner))),
+      release: async (key, owner) => {
+        if (this.readOnly) return
+        this.open()
+        await this.batch.release(key, owner)
+      },
     }
     this.db = openDatabase(this.path, busyTimeout, this.readOnly)
     this.busy = new BusyRetry(this.db, busyTimeout)
@@ -133,11 +137,17 @@ export class SQLiteBackend implements Backend {
       throw new BackendError(`cannot open SQLite cache ${this.path}: ${(error as Error).message} (${sqliteCode(error) ?? 'unknown'})`, error)
     }
     this.batch = new WriteBatch({
-      commit: (work) => this.busy.run(() => (this.open(), this.tx().run.immediate(work))),
-      commitNow: (work) => (this.open(), this.tx().run.immediate(work)),
+      commit: (work) => this.busy.run(() => this.runNow(work)),
+      commitNow: (work) => this.runNow(work),
       release: (key, owner) => this.leaseRows().release(key, owner),
     })
     this.touches = new TouchBuffer<number>(touchInterval, (batch) => this.writeTouches(batch), () => this.flushTouches())
+  }
+
+  /** `work` in one IMMEDIATE transaction, now (a closed backend: BackendError). */
+  private runNow(work: () => void): void {
+    this.open()
+    this.tx().run.immediate(work)
   }
 
   /** Transactions wrapped once, on first use: the first wrap prepares BEGIN, COMMIT… (0.2 ms), which a hit never runs. */

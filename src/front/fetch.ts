@@ -107,16 +107,13 @@ function fetchHeaders(https: boolean, input: string | URL | Request, init: Reque
 /** WHATWG serialisation of a URL string (what fetch reports as response.url), memoised. */
 const canonicalUrls = new Memo<string, string | undefined>(4096)
 function canonical(url: string): string | undefined {
-  let href = canonicalUrls.get(url)
-  if (href === undefined && !canonicalUrls.has(url)) {
+  return canonicalUrls.through(url, () => {
     try {
-      href = new URL(url).href
+      return new URL(url).href
     } catch {
-      href = undefined
+      return undefined
     }
-    canonicalUrls.set(url, href)
-  }
-  return href
+  })
 }
 
 /** A scope with nothing in it: no AsyncLocalStorage run needed (on Node 20 a run turns on promise hooks for good). */

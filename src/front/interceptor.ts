@@ -59,7 +59,7 @@ function intercept(engine: Engine, next: Dispatcher.Dispatch, opts: Dispatcher.D
     // A Client or Pool with a path-only request: the origin is the dispatcher's (see dispatcher-origin.ts).
     let known = learnedOrigin(next)
     if (known === undefined && mustStayOffline(engine, opts, scope)) known = probeOrigin(next, opts)
-    if (known === undefined) return dispatchLearningOrigin(next, opts, handler, (origin) => firstHandler(engine, { ...opts, origin }, handler, method, scope))
+    if (known === undefined) return dispatchLearningOrigin(next, opts, handler, (origin) => firstHandler(engine, extended(opts, { origin }), handler, method, scope))
     opts = extended(opts, { origin: known })
   }
   if (!engine.settings.allowableMethods.has(method)) {

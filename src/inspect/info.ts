@@ -3,20 +3,11 @@ import { parseCacheStatus } from '../rules/cache-status.js'
 import { storedTimes } from '../pipeline/stored-times.js'
 import type { CacheInfo } from '../config/types.js'
 import type { EntryMeta } from '../backends/contract.js'
+import { REMEMBERED } from '../pipeline/respond/response.js'
 
 type Times = Pick<EntryMeta, 'createdAt' | 'expiresAt' | 'key'>
 
-/** What cacheInfo needs of a response the fast path served from storage: the entry's times. */
-export interface Remembered {
-  meta: Times
-  stale: boolean
-}
-
-/**
- * The field that holds it, on the Response itself (pipeline/respond/response.ts declares it on
- * CachedResponse): a WeakMap entry per hit was ephemeron work for every garbage collection.
- */
-export const REMEMBERED: unique symbol = Symbol('fetchcache remembered')
+type Remembered = { meta: Times; stale: boolean }
 
 /** Cheap on the hit path: the CacheInfo (two Dates) is only built if someone asks. */
 export function remember(response: object, meta: Times, stale: boolean): void {

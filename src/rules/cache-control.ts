@@ -19,9 +19,7 @@ export function parseCacheControl(value: string | readonly string[] | undefined)
   if (value === undefined || value.length === 0) return EMPTY
   const text = typeof value === 'string' ? value : value.join(',')
   if (text.length > MEMO_MAX_LENGTH) return parse(text)
-  let out = parsed.get(text)
-  if (out === undefined) parsed.set(text, (out = parse(text)))
-  return out
+  return parsed.through(text, () => parse(text))
 }
 
 function parse(text: string): Directives {

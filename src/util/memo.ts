@@ -16,6 +16,13 @@ export class Memo<K, V> {
     return this.map.has(key)
   }
 
+  /** The value for `key`, made by `make` on the first ask (an undefined value is remembered too). */
+  through(key: K, make: () => V): V {
+    let value = this.map.get(key)
+    if (value === undefined && !this.map.has(key)) this.set(key, (value = make()))
+    return value as V
+  }
+
   set(key: K, value: V): void {
     // Map keeps insertion order: the first key is the oldest.
     if (this.map.size >= this.max && !this.map.has(key)) this.map.delete(this.map.keys().next().value as K)

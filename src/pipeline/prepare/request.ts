@@ -28,12 +28,7 @@ const origins = new Memo<string, string | undefined>(256)
 export function usableOrigin(origin: Dispatcher.DispatchOptions['origin']): string | undefined {
   if (origin === undefined || origin === null) return undefined
   const text = String(origin)
-  let usable = origins.get(text)
-  if (usable === undefined && !origins.has(text)) {
-    usable = parseOrigin(text)
-    origins.set(text, usable)
-  }
-  return usable
+  return origins.through(text, () => parseOrigin(text))
 }
 
 function parseOrigin(text: string): string | undefined {

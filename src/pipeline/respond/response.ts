@@ -6,9 +6,8 @@
 import zlib from 'node:zlib'
 import { headerValue } from '../../rules/cache-control.js'
 import { appendCacheStatus } from '../../rules/cache-status.js'
-import type { CacheRecord } from '../../backends/contract.js'
+import type { CacheRecord, EntryMeta } from '../../backends/contract.js'
 import { ageValue } from './serve.js'
-import { REMEMBERED, type Remembered } from '../../inspect/info.js'
 
 /** Statuses whose responses have no body (Fetch standard). */
 export const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304])
@@ -55,13 +54,20 @@ function hitPairs(meta: CacheRecord['meta'], cacheStatus: string, now: number): 
 const kUrl = Symbol('url')
 
 /**
+ * The field that holds what cacheInfo needs of a response served from storage (the entry's
+ * times, set by inspect/info.ts remember), on the Response itself: a WeakMap entry per hit was
+ * ephemeron work for every garbage collection.
+ */
+export const REMEMBERED: unique symbol = Symbol('fetchcache remembered')
+
+/**
  * What fetch's own responses report, url and type "basic", on the prototype: defining them on
  * each instance would cost two property definitions per hit. `instanceof Response` holds.
  */
 class CachedResponse extends Response {
   [kUrl] = '';
   // Declared with the class so that every instance has one shape (inspect/info.ts remember).
-  [REMEMBERED]: Remembered | undefined = undefined
+  [REMEMBERED]: { meta: Pick<EntryMeta, 'createdAt' | 'expiresAt' | 'key'>; stale: boolean } | undefined = undefined
 }
 Object.defineProperty(CachedResponse.prototype, 'url', {
   get(this: CachedResponse) {
